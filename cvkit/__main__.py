@@ -1,0 +1,37 @@
+"""Command line: ``python -m cvkit tour | exercises``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m cvkit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tour = sub.add_parser("tour", help="run the toolkit end to end and write a gallery")
+    tour.add_argument("--out", default="cvkit-tour", help="output folder (default ./cvkit-tour)")
+    tour.add_argument("--quick", action="store_true", help="smaller data and shorter training")
+    tour.add_argument("--only", nargs="+", metavar="SECTION", help="run only these sections")
+    tour.add_argument("--seed", type=int, default=0)
+
+    ex = sub.add_parser("exercises", help="write the student copies of the notebooks")
+    ex.add_argument("--src", default="notebooks", help="folder of the notebooks")
+    ex.add_argument("--out", default=None, help="output folder (default <src>/exercises)")
+
+    args = parser.parse_args(argv)
+    if args.command == "tour":
+        from cvkit.tour import run_tour
+
+        index = run_tour(out=args.out, quick=args.quick, only=args.only, seed=args.seed)
+        print(f"gallery written to {index}")
+    elif args.command == "exercises":
+        from cvkit.exercises import write_student_copies
+
+        for path in write_student_copies(args.src, args.out):
+            print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,288 @@
+"""``shapes``: a deterministic synthetic localization dataset.
+
+Each image holds one object (or several, for detection work) from the classes circle, square,
+triangle and star (plus optional extra classes), at a random position, scale (10-60 % of the image
+side by default), rotation and colour, on a cluttered textured background with distractors (line
+segments and elongated blobs of random colours). Object and background colours are drawn from the
+same distribution, so a colour threshold does not solve the task: the shape does.
+
+The box of every object is the tight box of its mask, in normalised ``xyxy`` with pixel edges:
+a mask spanning pixel columns ``x0 .. x1`` (inclusive) gives ``x_min = x0 / W`` and
+``x_max = (x1 + 1) / W``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from skimage.draw import polygon as _draw_polygon
+
+from .._validate import check_float, check_int
+
+__all__ = ["ShapesDataset", "shapes", "CLASS_NAMES", "mask_to_box"]
+
+#: the classes available to :func:`shapes`, in label order.
+CLASS_NAMES = ("circle", "square", "triangle", "star", "hexagon", "cross")
+
+
+@dataclass
+class ShapesDataset:
+    """Arrays of a synthetic dataset.
+
+    Attributes
+    ----------
+    images : np.ndarray
+        float32 (N, H, W, 3) in [0, 1].
+    labels : np.ndarray
+        int64 (N,) class of the (first) object; with several objects, the label of object 0.
+    class_names : tuple of str
+    boxes : np.ndarray
+        float32 (N, 4) normalised xyxy box of object 0 (the tight box of its mask).
+    masks : np.ndarray
+        bool (N, H, W): mask of object 0 (with several objects, see ``instance_masks``).
+    objects : list
+        per image, a dict with ``labels`` (k,), ``boxes`` (k, 4) and ``masks`` (k, H, W) of every
+        object (k = 1 unless ``n_objects`` asked for more).
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple
+    boxes: np.ndarray
+    masks: np.ndarray
+    objects: list = field(default_factory=list, repr=False)
+
+    def __len__(self):
+        return len(self.images)
+
+    def __repr__(self):
+        n, h, w, _ = self.images.shape
+        return f"ShapesDataset(n={n}, image_size=({h}, {w}), classes={list(self.class_names)})"
+
+    def subset(self, index):
+        """A new dataset with the items at ``index`` (a slice, an index array or a boolean mask)."""
+        idx = np.arange(len(self))[index]
+        return ShapesDataset(self.images[idx], self.labels[idx], self.class_names, self.boxes[idx],
+                             self.masks[idx], [self.objects[i] for i in idx])
+
+    def split(self, fraction=0.8):
+        """Split into (first ``fraction``, rest); the data are already in random order."""
+        fraction = check_float(fraction, "fraction", 0.0, 1.0)
+        k = int(round(fraction * len(self)))
+        return self.subset(slice(0, k)), self.subset(slice(k, None))
+
+
+def mask_to_box(mask):
+    """Tight normalised xyxy box of a boolean mask (H, W), pixel-edge convention.
+
+    An empty mask gives ``[0, 0, 0, 0]``.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim != 2:
+        raise ValueError(f"`mask` must be 2-D (H, W); got shape {mask.shape}.")
+    h, w = mask.shape
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return np.zeros(4, np.float32)
+    return np.array([cols[0] / w, rows[0] / h, (cols[-1] + 1) / w, (rows[-1] + 1) / h], np.float32)
+
+
+def _unit_polygon(name):
+    """Vertices (K, 2) of a class shape inscribed in the unit circle, centred at 0."""
+    if name == "circle":
+        t = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+        return np.stack([np.cos(t), np.sin(t)], 1)
+    if name == "square":
+        t = np.pi / 4 + np.arange(4) * np.pi / 2
+        return np.stack([np.cos(t), np.sin(t)], 1)
+    if name == "triangle":
+        t = -np.pi / 2 + np.arange(3) * 2 * np.pi / 3
+        return np.stack([np.cos(t), np.sin(t)], 1)
+    if name == "hexagon":
+        t = np.arange(6) * np.pi / 3
+        return np.stack([np.cos(t), np.sin(t)], 1)
+    if name == "star":
+        t = -np.pi / 2 + np.arange(10) * np.pi / 5
+        r = np.where(np.arange(10) % 2 == 0, 1.0, 0.42)
+        return np.stack([r * np.cos(t), r * np.sin(t)], 1)
+    if name == "cross":
+        a, b = 0.32, 0.95
+        return np.array([[a, b], [-a, b], [-a, a], [-b, a], [-b, -a], [-a, -a], [-a, -b], [a, -b],
+                         [a, -a], [b, -a], [b, a], [a, a]])
+    raise ValueError(name)
+
+
+_POLYGONS = {name: _unit_polygon(name) for name in CLASS_NAMES}
+
+
+def _interp_matrix(n_out, n_in):
+    """Linear interpolation matrix (n_out, n_in) with corners aligned."""
+    pos = np.linspace(0, n_in - 1, n_out)
+    lo = np.floor(pos).astype(int).clip(0, n_in - 1)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = pos - lo
+    m = np.zeros((n_out, n_in), np.float32)
+    m[np.arange(n_out), lo] += 1 - frac
+    m[np.arange(n_out), hi] += frac
+    return m
+
+
+def _backgrounds(rng, n, size):
+    """Cluttered backgrounds (n, size, size, 3): two random colours mixed by smooth noise, a
+    periodic texture and pixel noise, all in one batched computation."""
+    grid = rng.integers(4, 9)
+    noise = rng.random((n, grid, grid)).astype(np.float32)
+    m = _interp_matrix(size, grid)
+    field_ = np.einsum("Hh,nhw,Ww->nHW", m, noise, m)  # smooth mixing weights in [0, 1]
+    c1 = rng.random((n, 1, 1, 3), dtype=np.float32)
+    c2 = rng.random((n, 1, 1, 3), dtype=np.float32)
+    img = c1 + (c2 - c1) * field_[..., None]
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    freq = rng.uniform(3, 12, (n, 1, 1)).astype(np.float32)
+    ang = rng.uniform(0, np.pi, (n, 1, 1)).astype(np.float32)
+    stripes = np.sin(2 * np.pi * freq * (np.cos(ang) * xx + np.sin(ang) * yy))
+    amp = rng.uniform(0.03, 0.12, (n, 1, 1, 1)).astype(np.float32)
+    img = img + amp * stripes[..., None]
+    img = img + rng.normal(0, 0.03, img.shape).astype(np.float32)
+    return img
+
+
+def _poly_mask(name, cx, cy, radius, angle, size):
+    verts = _POLYGONS[name]
+    c, s = np.cos(angle), np.sin(angle)
+    x = cx + radius * (c * verts[:, 0] - s * verts[:, 1])
+    y = cy + radius * (s * verts[:, 0] + c * verts[:, 1])
+    rr, cc = _draw_polygon(y, x, shape=(size, size))
+    mask = np.zeros((size, size), bool)
+    mask[rr, cc] = True
+    return mask
+
+
+def _draw_distractors(rng, img, count, size, scale_max):
+    for _ in range(count):
+        colour = rng.random(3, dtype=np.float32)
+        if rng.random() < 0.5:  # a line segment, 1-3 px wide
+            p0 = rng.uniform(0, size, 2)
+            length = rng.uniform(0.15, 0.5) * size
+            a = rng.uniform(0, 2 * np.pi)
+            half_w = rng.uniform(0.5, 1.5)
+            d = np.array([np.cos(a), np.sin(a)])
+            nrm = np.array([-d[1], d[0]]) * half_w
+            p1 = p0 + d * length
+            quad = np.array([p0 + nrm, p1 + nrm, p1 - nrm, p0 - nrm])
+            rr, cc = _draw_polygon(quad[:, 1], quad[:, 0], shape=(size, size))
+        else:  # an elongated blob (aspect >= 2.5), never mistaken for a class shape
+            cx, cy = rng.uniform(0, size, 2)
+            major = rng.uniform(0.04, scale_max) * size
+            minor = major / rng.uniform(2.5, 5)
+            a = rng.uniform(0, np.pi)
+            t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+            x = cx + major * np.cos(t) * np.cos(a) - minor * np.sin(t) * np.sin(a)
+            y = cy + major * np.cos(t) * np.sin(a) + minor * np.sin(t) * np.cos(a)
+            rr, cc = _draw_polygon(y, x, shape=(size, size))
+        img[rr, cc] = colour
+
+
+def shapes(n, image_size=128, seed=0, classes=("circle", "square", "triangle", "star"),
+           n_objects=1, scale=(0.1, 0.6), distractors=(3, 8), min_contrast=0.25):
+    """Generate the synthetic ``shapes`` dataset.
+
+    Parameters
+    ----------
+    n : int
+        Number of images (>= 1).
+    image_size : int
+        Side of the square images in pixels (>= 16).
+    seed : int
+        Same seed, same data. Image ``i`` depends only on ``(seed, i)``, so ``shapes(10, seed=s)`` is
+        the first ten images of ``shapes(100, seed=s)``.
+    classes : sequence of str
+        At least 2 names from :data:`CLASS_NAMES`; labels follow this order.
+    n_objects : int or (int, int)
+        Objects per image, or an inclusive range drawn per image. Objects never overlap.
+    scale : (float, float)
+        Range of an object's size (diameter of its circumscribed circle) as a fraction of the side.
+    distractors : (int, int)
+        Inclusive range of the number of distractors per image.
+    min_contrast : float
+        Minimum Euclidean RGB distance between an object's colour and the mean background colour
+        under it, so that every object is visible.
+
+    Returns
+    -------
+    ShapesDataset
+        ``images`` float32 (N, H, W, 3) in [0, 1]; ``labels`` (N,); ``boxes`` (N, 4) normalised
+        xyxy; ``masks`` bool (N, H, W); ``objects`` with every object of every image.
+
+    Examples
+    --------
+    >>> ds = shapes(8, image_size=64, seed=1)
+    >>> ds.images.shape, ds.boxes.shape, ds.masks.shape
+    ((8, 64, 64, 3), (8, 4), (8, 64, 64))
+    """
+    n = check_int(n, "n", minimum=1)
+    size = check_int(image_size, "image_size", minimum=16)
+    seed = check_int(seed, "seed", minimum=0)
+    if isinstance(classes, str) or len(classes) < 2:
+        raise ValueError(f"`classes` must be a sequence of at least 2 names from {CLASS_NAMES}; "
+                         f"got {classes!r}.")
+    unknown = [c for c in classes if c not in CLASS_NAMES]
+    if unknown or len(set(classes)) != len(classes):
+        raise ValueError(f"`classes` must be distinct names from {CLASS_NAMES}; got {list(classes)}.")
+    if np.isscalar(n_objects):
+        n_objects = (n_objects, n_objects)
+    lo_obj, hi_obj = (check_int(v, "n_objects", minimum=1) for v in n_objects)
+    if hi_obj < lo_obj:
+        raise ValueError(f"`n_objects` range must be (low, high) with low <= high; got {n_objects}.")
+    s_lo, s_hi = (check_float(v, "scale", 0.02, 1.0) for v in scale)
+    if s_hi < s_lo:
+        raise ValueError(f"`scale` must be (low, high) with low <= high; got {scale}.")
+    d_lo, d_hi = (check_int(v, "distractors", minimum=0) for v in distractors)
+    if d_hi < d_lo:
+        raise ValueError(f"`distractors` must be (low, high) with low <= high; got {distractors}.")
+    min_contrast = check_float(min_contrast, "min_contrast", 0.0, 1.0)
+
+    # one background draw per image from its own stream keeps image i independent of n
+    seqs = np.random.SeedSequence(seed).spawn(n)
+    images = np.empty((n, size, size, 3), np.float32)
+    labels = np.empty(n, np.int64)
+    boxes = np.empty((n, 4), np.float32)
+    masks = np.empty((n, size, size), bool)
+    objects = []
+    for i, ss in enumerate(seqs):
+        rng = np.random.default_rng(ss)
+        img = _backgrounds(rng, 1, size)[0]
+        _draw_distractors(rng, img, int(rng.integers(d_lo, d_hi + 1)), size, s_lo * 0.8)
+        k = int(rng.integers(lo_obj, hi_obj + 1))
+        occupied = np.zeros((size, size), bool)
+        obj_labels, obj_masks = [], []
+        for _ in range(k):
+            for _attempt in range(50):
+                diameter = rng.uniform(s_lo, s_hi) * size
+                r = diameter / 2
+                cx, cy = rng.uniform(r, size - r, 2)
+                lab = int(rng.integers(len(classes)))
+                mask = _poly_mask(classes[lab], cx, cy, r, rng.uniform(0, 2 * np.pi), size)
+                if mask.any() and not (mask & occupied).any():
+                    break
+            else:
+                raise ValueError(f"could not place {k} non-overlapping objects in a {size}px image; "
+                                 "lower `n_objects` or `scale`.")
+            under = img[mask].mean(0)
+            for _c in range(20):
+                colour = rng.random(3, dtype=np.float32)
+                if np.linalg.norm(colour - under) >= min_contrast:
+                    break
+            shade = rng.normal(0, 0.04, (int(mask.sum()), 1)).astype(np.float32)
+            img[mask] = colour + shade
+            occupied |= mask
+            obj_labels.append(lab)
+            obj_masks.append(mask)
+        images[i] = np.clip(img, 0.0, 1.0)
+        obj_masks = np.stack(obj_masks)
+        obj_boxes = np.stack([mask_to_box(m) for m in obj_masks])
+        labels[i], boxes[i], masks[i] = obj_labels[0], obj_boxes[0], obj_masks[0]
+        objects.append({"labels": np.asarray(obj_labels, np.int64), "boxes": obj_boxes,
+                        "masks": obj_masks})
+    return ShapesDataset(images, labels, tuple(classes), boxes, masks, objects)

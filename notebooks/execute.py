@@ -1,0 +1,34 @@
+"""Execute notebooks in place, top to bottom in a fresh kernel, and save their outputs.
+
+    python notebooks/execute.py notebooks/00_datasets_and_preprocessing.ipynb [...]
+
+With no argument, every ``NN_*.ipynb`` in this folder. The tests run the same function on copies.
+"""
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+HERE = Path(__file__).resolve().parent
+
+
+def execute(path, timeout=600, save=True):
+    """Run the notebook at ``path`` in a fresh python3 kernel with its folder as working dir."""
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    t0 = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    elapsed = time.perf_counter() - t0
+    if save:
+        nbformat.write(nb, path)
+    return nb, elapsed
+
+
+if __name__ == "__main__":
+    paths = sys.argv[1:] or sorted(HERE.glob("[0-9][0-9]_*.ipynb"))
+    for p in paths:
+        _, s = execute(p)
+        print(f"{p}: {s:.1f} s")
