@@ -1,0 +1,241 @@
+"""tf.data pipelines for classification, localization and segmentation, with augmentation that
+transforms boxes and masks together with the images.
+
+Every pipeline takes either a :class:`~cvkit.datasets.ShapesDataset` (or any object with
+``images``, ``labels``, ``boxes``, ``masks`` attributes) or the arrays themselves, and yields
+
+- classification: ``(images, labels)``
+- localization: ``(images, {"classifier": labels, "localizer": boxes})`` — the head names of
+  :func:`cvkit.models.localizer`, so the pipeline goes straight into ``model.fit``
+- segmentation: ``(images, masks[..., None])`` with float32 masks in {0, 1}
+
+Augmentation (``augment=True``), decided per example from a seeded random stream so that the same
+``seed`` gives the same batches:
+
+- horizontal flip with probability 1/2: :math:`(x_0, y_0, x_1, y_1) \\mapsto (1 - x_1, y_0, 1 - x_0, y_1)`;
+- optional vertical flip;
+- a random square crop of side :math:`s \\in` ``crop_scale`` (fraction of the side) that contains the
+  whole box when a box is known, resized back to the input size; boxes map as
+  :math:`x \\mapsto (x - c_x) / s`, masks are cropped with nearest-neighbour sampling.
+
+Shown in ``notebooks/00_datasets_and_preprocessing.ipynb``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import as_images, check_choice, check_float, check_int
+
+__all__ = ["make_pipeline", "classification_pipeline", "localization_pipeline",
+           "segmentation_pipeline", "augment_example"]
+
+_TASKS = ("classification", "localization", "segmentation")
+
+
+def _unpack(data, labels, boxes, masks):
+    if hasattr(data, "images"):
+        return (data.images, getattr(data, "labels", None) if labels is None else labels,
+                getattr(data, "boxes", None) if boxes is None else boxes,
+                getattr(data, "masks", None) if masks is None else masks)
+    return data, labels, boxes, masks
+
+
+def augment_example(image, box, mask, rnd, flip=True, vertical_flip=False, crop=True,
+                    crop_scale=(0.6, 1.0)):
+    """Augment one example with TF ops. ``rnd`` holds 5 uniform numbers in [0, 1).
+
+    ``box`` is a normalised xyxy (4,) tensor (or None), ``mask`` an (H, W, 1) tensor (or None).
+    Returns ``(image, box, mask)``.
+    """
+    import tensorflow as tf
+
+    size = tf.shape(image)[:2]
+    if flip:
+        do = rnd[0] < 0.5
+        image = tf.where(do, tf.reverse(image, [1]), image)
+        if mask is not None:
+            mask = tf.where(do, tf.reverse(mask, [1]), mask)
+        if box is not None:
+            box = tf.where(do, tf.stack([1 - box[2], box[1], 1 - box[0], box[3]]), box)
+    if vertical_flip:
+        do = rnd[1] < 0.5
+        image = tf.where(do, tf.reverse(image, [0]), image)
+        if mask is not None:
+            mask = tf.where(do, tf.reverse(mask, [0]), mask)
+        if box is not None:
+            box = tf.where(do, tf.stack([box[0], 1 - box[3], box[2], 1 - box[1]]), box)
+    if crop:
+        lo, hi = crop_scale
+        s = lo + (hi - lo) * rnd[2]
+        if box is not None:
+            # the crop must contain the box: side at least the box's larger side
+            s = tf.maximum(s, tf.maximum(box[2] - box[0], box[3] - box[1]))
+            x_lo, x_hi = tf.maximum(0.0, box[2] - s), tf.minimum(box[0], 1.0 - s)
+            y_lo, y_hi = tf.maximum(0.0, box[3] - s), tf.minimum(box[1], 1.0 - s)
+        else:
+            x_lo = y_lo = tf.constant(0.0)
+            x_hi = y_hi = 1.0 - s
+        cx = x_lo + (tf.maximum(x_hi, x_lo) - x_lo) * rnd[3]
+        cy = y_lo + (tf.maximum(y_hi, y_lo) - y_lo) * rnd[4]
+        # crop_and_resize samples at y0*(H-1) .. y1*(H-1) (pixel indices); map the pixel-edge
+        # window [cy, cy+s] onto it so that boxes and pixels stay aligned
+        h = tf.cast(size[0], tf.float32)
+        w = tf.cast(size[1], tf.float32)
+        crop_box = _edge_crop_to_centre_box(cx, cy, s, h, w)
+        image = tf.image.crop_and_resize(image[None], crop_box[None], [0], size)[0]
+        if mask is not None:
+            mask = tf.image.crop_and_resize(mask[None], crop_box[None], [0], size,
+                                            method="nearest")[0]
+        if box is not None:
+            box = tf.clip_by_value((box - tf.stack([cx, cy, cx, cy])) / s, 0.0, 1.0)
+    return image, box, mask
+
+
+def _edge_crop_to_centre_box(cx, cy, s, h, w):
+    """crop_and_resize box (y0, x0, y1, x1) for the pixel-edge window [cx, cx+s] x [cy, cy+s].
+
+    Output pixel i of n (centre at edge coordinate (i + 0.5) / n of the window) must sample the
+    input at edge coordinate c + s (i + 0.5) / n, that is, at input pixel index
+    (c + s (i + 0.5)/n) W - 0.5. crop_and_resize samples index x0 (W-1) + i (x1-x0)(W-1)/(n-1).
+    With n = W, matching i = 0 and the slope gives the formulas below.
+    """
+    import tensorflow as tf
+
+    def axis(c, n):
+        start = (c + s * 0.5 / n) * n - 0.5  # input index sampled by output pixel 0
+        step = s  # input pixels advanced per output pixel (n = input size)
+        end = start + step * (n - 1)
+        return start / (n - 1), end / (n - 1)
+
+    y0, y1 = axis(cy, h)
+    x0, x1 = axis(cx, w)
+    return tf.stack([y0, x0, y1, x1])
+
+
+def make_pipeline(data, labels=None, boxes=None, masks=None, task="classification",
+                  batch_size=32, shuffle=True, augment=False, flip=True, vertical_flip=False,
+                  crop=True, crop_scale=(0.6, 1.0), preprocess=None, repeat=False, seed=0,
+                  drop_remainder=False):
+    """Build a batched, prefetched ``tf.data.Dataset`` for a task.
+
+    Parameters
+    ----------
+    data : ShapesDataset or array
+        A dataset object with ``images``/``labels``/``boxes``/``masks`` or an image array
+        (N, H, W, 3), float in [0, 1] or uint8.
+    labels, boxes, masks : array, optional
+        Override or supply the targets: labels (N,), boxes (N, 4) normalised xyxy, masks (N, H, W).
+    task : {'classification', 'localization', 'segmentation'}
+    batch_size : int
+    shuffle : bool
+        Shuffle with ``seed`` (a new order every epoch, the same orders for the same seed).
+    augment : bool
+        Apply flips and crops (see the module docstring) with per-example randomness from ``seed``.
+    preprocess : callable, optional
+        Applied to each image batch after augmentation (e.g. a backbone's preprocessing).
+    repeat : bool
+        Repeat forever (use with ``steps_per_epoch``).
+    seed : int
+
+    Returns
+    -------
+    tf.data.Dataset
+    """
+    import tensorflow as tf
+
+    task = check_choice(task, "task", _TASKS)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    lo, hi = (check_float(v, "crop_scale", 0.05, 1.0) for v in crop_scale)
+    if hi < lo:
+        raise ValueError(f"`crop_scale` must be (low, high) with low <= high; got {crop_scale}.")
+    images, labels, boxes, masks = _unpack(data, labels, boxes, masks)
+    images, _ = as_images(images, "images", allow_single=False)
+    n = len(images)
+    if task in ("classification", "localization"):
+        if labels is None:
+            raise ValueError(f"task={task!r} needs `labels` (N,); got none.")
+        labels = np.asarray(labels)
+        if labels.shape != (n,):
+            raise ValueError(f"`labels` must have shape ({n},) to match {n} images; got "
+                             f"{labels.shape}.")
+        labels = labels.astype(np.int64)
+    if boxes is not None:
+        boxes = np.asarray(boxes, np.float32)
+        if boxes.shape != (n, 4):
+            raise ValueError(f"`boxes` must have shape ({n}, 4) (normalised xyxy) to match {n} "
+                             f"images; got {boxes.shape}.")
+        if (boxes < -1e-6).any() or (boxes > 1 + 1e-6).any() or (boxes[:, 2:] < boxes[:, :2]).any():
+            raise ValueError("`boxes` must be normalised xyxy in [0, 1] with x_min <= x_max and "
+                             "y_min <= y_max; convert pixel boxes with cvkit.boxes.convert.")
+    if task == "localization" and boxes is None:
+        raise ValueError("task='localization' needs `boxes` (N, 4); got none.")
+    if masks is not None:
+        masks = np.asarray(masks)
+        if masks.shape != images.shape[:3]:
+            raise ValueError(f"`masks` must have shape {images.shape[:3]} to match the images; got "
+                             f"{masks.shape}.")
+        masks = masks.astype(np.float32)[..., None]
+    if task == "segmentation" and masks is None:
+        raise ValueError("task='segmentation' needs `masks` (N, H, W); got none.")
+
+    use_box = boxes is not None and task != "segmentation"
+    use_mask = task == "segmentation"
+    parts = {"image": images}
+    if labels is not None and task != "segmentation":
+        parts["label"] = labels
+    if use_box:
+        parts["box"] = boxes
+    if use_mask:
+        parts["mask"] = masks
+    ds = tf.data.Dataset.from_tensor_slices(parts)
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    if augment:
+        rnd = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(5).map(
+            lambda r: tf.cast(r % 1000003, tf.float32) / 1000003.0)
+        ds = tf.data.Dataset.zip((ds, rnd))
+
+        def _aug(ex, r):
+            img, box, mask = augment_example(ex["image"], ex.get("box"), ex.get("mask"), r,
+                                             flip, vertical_flip, crop, (lo, hi))
+            out = dict(ex, image=img)
+            if box is not None:
+                out["box"] = box
+            if mask is not None:
+                out["mask"] = mask
+            return out
+
+        ds = ds.map(_aug, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def _finish(ex):
+        x = ex["image"]
+        if preprocess is not None:
+            x = preprocess(x)
+        if task == "classification":
+            return x, ex["label"]
+        if task == "localization":
+            return x, {"classifier": ex["label"], "localizer": ex["box"]}
+        return x, ex["mask"]
+
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(_finish, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def classification_pipeline(data, labels=None, **kwargs):
+    """:func:`make_pipeline` with ``task='classification'``: yields ``(images, labels)``."""
+    return make_pipeline(data, labels=labels, task="classification", **kwargs)
+
+
+def localization_pipeline(data, labels=None, boxes=None, **kwargs):
+    """:func:`make_pipeline` with ``task='localization'``: yields
+    ``(images, {'classifier': labels, 'localizer': boxes})``."""
+    return make_pipeline(data, labels=labels, boxes=boxes, task="localization", **kwargs)
+
+
+def segmentation_pipeline(data, masks=None, **kwargs):
+    """:func:`make_pipeline` with ``task='segmentation'``: yields ``(images, masks[..., None])``."""
+    return make_pipeline(data, masks=masks, task="segmentation", **kwargs)

@@ -1,0 +1,107 @@
+import numpy as np
+import pytest
+
+from cvkit.datasets import shapes
+from cvkit.preprocessing import (PCA, ChannelMean, ChannelStandardizer, MeanImage, Standardizer,
+                                 ZeroCenter, backbone_preprocessing, preprocess_for_backbone)
+
+
+@pytest.fixture(scope="module")
+def split():
+    ds = shapes(40, image_size=16, seed=9)
+    return ds.images[:30], ds.images[30:]
+
+
+def test_fitted_on_train_only(split):
+    train, test = split
+    for cls in (ZeroCenter, Standardizer, MeanImage, ChannelMean, ChannelStandardizer):
+        norm = cls().fit(train)
+        # the statistics are the training split's, not the test split's nor the union's
+        np.testing.assert_allclose(norm.transform(train).mean(axis=0 if cls in (
+            ZeroCenter, Standardizer, MeanImage) else (0, 1, 2)), 0, atol=1e-5)
+        assert abs(norm.transform(test).mean()) > 1e-3
+
+
+def test_channel_statistics_closed_form(split):
+    train, test = split
+    cs = ChannelStandardizer().fit(train)
+    np.testing.assert_allclose(cs.mean_, train.reshape(-1, 3).mean(0), rtol=1e-5)
+    np.testing.assert_allclose(cs.std_, train.reshape(-1, 3).std(0), rtol=1e-4)
+    out = cs.transform(train).reshape(-1, 3)
+    np.testing.assert_allclose(out.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(out.std(0), 1, atol=1e-4)
+    np.testing.assert_allclose(cs.inverse_transform(cs.transform(test)), test, atol=1e-5)
+    cm = ChannelMean().fit(train)
+    np.testing.assert_allclose(cm.transform(test), test - train.reshape(-1, 3).mean(0), atol=1e-6)
+
+
+def test_mean_image_and_standardizer(split):
+    train, test = split
+    mi = MeanImage().fit(train)
+    assert mi.mean_.shape == (16, 16, 3)
+    np.testing.assert_allclose(mi.transform(test), test - train.mean(0), atol=1e-6)
+    st = Standardizer().fit(train)
+    z = st.transform(train)
+    np.testing.assert_allclose(z.std(0), 1, atol=1e-3)
+    const = np.ones((5, 4))
+    np.testing.assert_array_equal(Standardizer().fit(const).transform(const), 0)  # no NaN
+
+
+def test_pca_decorrelates_and_whitens():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(3, 3))
+    x = rng.normal(size=(2000, 3)) @ a + [1.0, -2.0, 0.5]
+    dec = PCA().fit(x).transform(x)
+    cov = np.cov(dec, rowvar=False, bias=True)
+    np.testing.assert_allclose(cov - np.diag(np.diag(cov)), 0, atol=1e-4)
+    assert np.all(np.diff(np.diag(cov)) <= 1e-6)  # sorted by variance
+    np.testing.assert_allclose(np.diag(cov), np.sort(np.linalg.eigvalsh(np.cov(x.T, bias=True)))[::-1],
+                               rtol=1e-4)
+    wh = PCA(whiten=True, eps=0).fit(x).transform(x)
+    np.testing.assert_allclose(np.cov(wh, rowvar=False, bias=True), np.eye(3), atol=1e-4)
+    zca = PCA(zca=True, eps=0).fit(x)
+    zx = zca.transform(x)
+    np.testing.assert_allclose(np.cov(zx, rowvar=False, bias=True), np.eye(3), atol=1e-4)
+    np.testing.assert_allclose(zca.inverse_transform(zx), x, atol=1e-4)
+    two = PCA(n_components=2).fit(x)
+    assert two.transform(x).shape == (2000, 2)
+
+
+def test_pca_on_images_matches_numpy_svd(split):
+    train, _ = split
+    p = PCA(n_components=5).fit(train)
+    flat = train.reshape(30, -1).astype(np.float64)
+    s = np.linalg.svd(flat - flat.mean(0), compute_uv=False)
+    np.testing.assert_allclose(p.explained_variance_, s[:5] ** 2 / 30, rtol=1e-4)
+
+
+def test_backbone_preprocessing_matches_keras():
+    import keras
+
+    x = np.random.default_rng(0).random((2, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(backbone_preprocessing("mobilenetv2")(x), x * 2 - 1, atol=1e-6)
+    ref = keras.applications.resnet50.preprocess_input(x * 255.0)
+    np.testing.assert_allclose(preprocess_for_backbone(x, "resnet50"), ref, atol=1e-4)
+    np.testing.assert_allclose(preprocess_for_backbone(x[0], "ResNet50"), ref[0], atol=1e-4)
+
+
+def test_preprocessing_bad_input(split):
+    train, test = split
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ChannelMean().transform(test)
+    with pytest.raises(ValueError, match="samples of shape"):
+        MeanImage().fit(train).transform(test[:, :8])
+    with pytest.raises(ValueError, match="channels"):
+        ChannelStandardizer().fit(train).transform(test[..., :1])
+    with pytest.raises(ValueError, match="at least 4"):
+        ChannelMean().fit(train[0])
+    with pytest.raises(ValueError, match="NaN"):
+        ZeroCenter().fit(np.array([[1.0, np.nan]]))
+    with pytest.raises(ValueError, match="n_components"):
+        PCA(n_components=10).fit(np.ones((5, 3)))
+    with pytest.raises(ValueError, match="zca"):
+        PCA(n_components=2, zca=True)
+    with pytest.raises(ValueError, match="`name`"):
+        backbone_preprocessing("alexnet")
+    with pytest.raises(ValueError, match="eps"):
+        Standardizer(eps=-1)
