@@ -4,6 +4,7 @@
 
 With no argument, every ``NN_*.ipynb`` in this folder. The tests run the same function on copies.
 """
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,8 @@ import nbformat
 from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
+# quiet TensorFlow's C++ start-up logs in the kernels started from here
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def execute(path, timeout=600, save=True):
