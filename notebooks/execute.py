@@ -5,6 +5,7 @@
 With no argument, every ``NN_*.ipynb`` in this folder. The tests run the same function on copies.
 """
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,27 @@ HERE = Path(__file__).resolve().parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+# TensorFlow's C++ runtime writes start-up lines (no CUDA driver, CPU features) to stderr that no
+# setting silences; they are noise in a saved notebook, so they are dropped from saved outputs.
+_TF_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog|[IWE]\d{4} [\d:. ]+\s*\d+ "
+                       r"\w+\.cc:\d+\]|To enable the following instructions).*(\n|$)", re.M)
+
+
+def _drop_tf_noise(nb):
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                out["text"] = _TF_NOISE.sub("", out["text"])
+                if not out["text"].strip():
+                    continue
+            kept.append(out)
+        cell.outputs = kept
+    return nb
+
+
 def execute(path, timeout=600, save=True):
     """Run the notebook at ``path`` in a fresh python3 kernel with its folder as working dir."""
     path = Path(path)
@@ -26,7 +48,7 @@ def execute(path, timeout=600, save=True):
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - t0
     if save:
-        nbformat.write(nb, path)
+        nbformat.write(_drop_tf_noise(nb), path)
     return nb, elapsed
 
 
