@@ -1,0 +1,56 @@
+"""Input helpers shared by the classic-segmentation functions (grey images in their own units)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import _describe
+
+# ITU-R BT.709 luma weights, the ones scikit-image's ``rgb2gray`` uses.
+LUMA = np.array([0.2125, 0.7154, 0.0721])
+
+
+def as_gray(image, name="image", keep_dtype=True):
+    """Return a 2-D grey array from ``image``.
+
+    ``(H, W)`` is kept as it is (uint8 and other integers keep their dtype when ``keep_dtype``,
+    floats become float64, bool becomes uint8 0/1); ``(H, W, 1)`` is squeezed; ``(H, W, 3)`` RGB is
+    converted with the BT.709 weights after scaling uint8 to [0, 1] (as ``skimage.color.rgb2gray``).
+    Raises ``ValueError`` for another rank, an empty image or NaN, ``TypeError`` for a non-numeric
+    dtype.
+    """
+    if hasattr(image, "numpy") and not isinstance(image, np.ndarray):
+        image = image.numpy()
+    arr = np.asarray(image)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"`{name}` must be a numeric array (uint8, float or bool); got "
+                        f"{_describe(arr)}.")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"`{name}` must be real; got dtype {arr.dtype}.")
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 3 and arr.shape[-1] == 3:
+        rgb = arr.astype(np.float64) / (255.0 if arr.dtype == np.uint8 else 1.0)
+        arr = rgb @ LUMA
+    if arr.ndim != 2:
+        raise ValueError(f"`{name}` must be a grey image (H, W), (H, W, 1) or an RGB image "
+                         f"(H, W, 3); got {_describe(arr)}. Pass one image, not a batch.")
+    if arr.size == 0:
+        raise ValueError(f"`{name}` is empty: shape {arr.shape}.")
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"`{name}` contains NaN or infinite values; clean the input first.")
+        arr = arr.astype(np.float64, copy=False)
+    elif not keep_dtype:
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def as_float_gray(image, name="image"):
+    """Like :func:`as_gray` but always float64; uint8 is scaled to [0, 1] (``img_as_float``),
+    other integers and bool are taken at their face value."""
+    arr = as_gray(image, name)
+    if arr.dtype == np.uint8 and np.asarray(image).dtype != bool:
+        return arr.astype(np.float64) / 255.0
+    return arr.astype(np.float64, copy=False)

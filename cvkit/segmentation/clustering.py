@@ -1,0 +1,261 @@
+"""Cluster-based segmentation: k-means on pixel colours (k-means++ start), SLIC superpixels.
+
+As in the course, an image ``(H, W, C)`` becomes a table of ``H*W`` pixels with ``C`` features
+(optionally with the pixel position ``(x, y)`` appended, scaled by ``spatial_weight``); k-means groups
+the rows and every pixel is repainted with its cluster's mean colour.
+
+Shown in ``notebooks/06_classic_segmentation.ipynb``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validate import _describe, check_float, check_int
+
+__all__ = ["kmeans_plus_plus", "kmeans", "KMeansSegmentation", "kmeans_segment", "slic_superpixels",
+           "pixel_features"]
+
+
+def _as_points(X, name="X"):
+    if hasattr(X, "numpy") and not isinstance(X, np.ndarray):
+        X = X.numpy()
+    arr = np.asarray(X)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"`{name}` must be a numeric (N, D) array; got {_describe(arr)}.")
+    if arr.ndim != 2:
+        raise ValueError(f"`{name}` must be a table of points (N, D); got {_describe(arr)}. "
+                         "Reshape an image with image.reshape(-1, C).")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"`{name}` is empty: shape {arr.shape}.")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` contains NaN or infinite values.")
+    return arr
+
+
+def _sq_dist(XT, x2, C):
+    """Squared distances (K, N) as ||x||^2 - 2 c.x + ||c||^2 (one (K, D) @ (D, N) product; the
+    points are kept transposed, (D, N), which BLAS handles much faster than (N, D) @ (D, K))."""
+    d = C @ XT
+    d *= -2.0
+    d += x2[None, :]
+    d += np.einsum("kd,kd->k", C, C)[:, None]
+    return np.maximum(d, 0.0, out=d)
+
+
+def _assign(XT, x2, C):
+    """Nearest centre of every point and the squared distance to it.
+
+    Uses :math:`\arg\min_j \|x - c_j\|^2 = \arg\min_j (\|c_j\|^2 - 2 c_j \cdot x)` and a running
+    minimum over the K rows (contiguous passes, faster than ``argmin`` across a short axis)."""
+    C = C.astype(XT.dtype)
+    S = C @ XT
+    S *= -2.0
+    S += np.einsum("kd,kd->k", C, C)[:, None]
+    labels = np.zeros(XT.shape[1], dtype=np.int64)
+    best = S[0].copy()
+    for j in range(1, C.shape[0]):  # loop over the K centres, each a vectorised pass
+        closer = S[j] < best
+        np.copyto(best, S[j], where=closer)
+        labels[closer] = j
+    best += x2
+    return labels, np.maximum(best, 0.0, out=best)
+
+
+def kmeans_plus_plus(X, k, seed=0):
+    """k-means++ initial centres (Arthur & Vassilveritskii, 2007).
+
+    The first centre is a random point; each next one is drawn with probability
+    :math:`D(x)^2 / \\sum_x D(x)^2`, :math:`D(x)` the distance to the nearest centre chosen so far.
+    One vectorised distance update per centre (a loop over ``k``, never over points).
+
+    Returns
+    -------
+    np.ndarray (k, D)
+    """
+    X = _as_points(X)
+    k = check_int(k, "k", minimum=1, maximum=X.shape[0])
+    XT = np.ascontiguousarray(X.T)
+    return _kmeans_pp(XT, np.einsum("dn,dn->n", XT, XT), k, np.random.default_rng(seed))
+
+
+def _kmeans_pp(XT, x2, k, rng):
+    n = XT.shape[1]
+    X = XT.T
+    centers = np.empty((k, XT.shape[0]))
+    centers[0] = X[rng.integers(n)]
+    d2 = _sq_dist(XT, x2, centers[:1])[0]
+    for i in range(1, k):
+        total = d2.sum()
+        if total <= 0:  # fewer distinct points than k: repeat a point
+            idx = rng.integers(n)
+        else:
+            idx = int(np.searchsorted(np.cumsum(d2), rng.random() * total, side="right"))
+            idx = min(idx, n - 1)
+        centers[i] = X[idx]
+        d2 = np.minimum(d2, _sq_dist(XT, x2, centers[i:i + 1])[0])
+    return centers
+
+
+def kmeans(X, k, seed=0, n_init=1, max_iter=100, tol=1e-6):
+    """Lloyd's k-means with k-means++ starts.
+
+    Minimises the inertia :math:`J = \\sum_i \\min_j \\|x_i - c_j\\|^2` by alternating the
+    assignment :math:`l_i = \\arg\\min_j \\|x_i - c_j\\|^2` and the update
+    :math:`c_j = \\frac{1}{|S_j|}\\sum_{i \\in S_j} x_i` (both vectorised: one matrix product and one
+    ``bincount`` per iteration). An empty cluster is moved to the point farthest from its centre.
+
+    Parameters
+    ----------
+    X : array (N, D)
+    k : int, 1 <= k <= N
+    seed : int
+    n_init : int
+        Starts; the lowest inertia wins.
+    max_iter : int
+    tol : float
+        Stop when no centre moves by more than ``tol`` (relative to the data's spread).
+
+    Returns
+    -------
+    centers : (k, D), labels : int (N,), inertia : float, n_iter : int
+    """
+    X = _as_points(X)
+    n = X.shape[0]
+    k = check_int(k, "k", minimum=1, maximum=n)
+    n_init = check_int(n_init, "n_init", minimum=1)
+    max_iter = check_int(max_iter, "max_iter", minimum=1)
+    tol = check_float(tol, "tol", minimum=0.0)
+    rng = np.random.default_rng(seed)
+    XT = np.ascontiguousarray(X.T)
+    # the assignment step runs in float32 (half the memory traffic); means and inertia in float64
+    XT32 = XT.astype(np.float32)
+    x2_32 = np.einsum("dn,dn->n", XT32, XT32)
+    x2_64 = np.einsum("dn,dn->n", XT, XT)
+    mean = XT.mean(axis=1)
+    scale = float(x2_64.mean() - mean @ mean) / XT.shape[0] or 1.0  # mean per-feature variance
+    best = None
+    for _ in range(n_init):
+        C = _kmeans_pp(XT, x2_64, k, np.random.default_rng(rng.integers(2**63 - 1)))
+        it = 0
+        for it in range(1, max_iter + 1):
+            labels, dmin = _assign(XT32, x2_32, C)
+            counts = np.bincount(labels, minlength=k).astype(np.float64)
+            sums = np.stack([np.bincount(labels, weights=XT[j], minlength=k)
+                             for j in range(XT.shape[0])], axis=1)
+            newC = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], C)
+            empty = np.flatnonzero(counts == 0)
+            if empty.size:
+                far = np.argsort(-dmin)[:empty.size]
+                newC[empty] = X[far]
+            shift = float(np.max(np.sum((newC - C) ** 2, axis=1)))
+            C = newC
+            if shift <= tol * scale:
+                break
+        labels, _ = _assign(XT32, x2_32, C)
+        counts = np.bincount(labels, minlength=k)
+        # exact float64 inertia: sum of squared deviations from the centres
+        inertia = float(sum(np.sum((XT[j] - C[labels, j]) ** 2) for j in range(XT.shape[0])))
+        if best is None or inertia < best[2]:
+            best = (C, labels, inertia, it)
+    return best
+
+
+def pixel_features(image, spatial_weight=0.0):
+    """Table of pixel features (H*W, C [+ 2]): the colours, and when ``spatial_weight > 0`` the
+    coordinates ``(x/W, y/H) * spatial_weight`` so that nearby pixels tend to share a cluster."""
+    from .._validate import as_images
+
+    imgs, single = as_images(image, "image")
+    if not single:
+        raise ValueError(f"`image` must be one image (H, W, C); got a batch of shape {imgs.shape}.")
+    img = imgs[0].astype(np.float64)
+    h, w, c = img.shape
+    feats = img.reshape(h * w, c)
+    spatial_weight = check_float(spatial_weight, "spatial_weight", minimum=0.0)
+    if spatial_weight > 0:
+        yy, xx = np.mgrid[0:h, 0:w]
+        xy = np.stack([xx.ravel() / w, yy.ravel() / h], axis=1) * spatial_weight
+        feats = np.concatenate([feats, xy], axis=1)
+    return feats
+
+
+@dataclass
+class KMeansSegmentation:
+    """Result of :func:`kmeans_segment`.
+
+    Attributes
+    ----------
+    labels : int (H, W) cluster of every pixel
+    centers : (k, C) mean colour of every cluster (the colour part only)
+    recolored : float32 (H, W, C) every pixel painted with its cluster's mean colour
+    inertia : float, sum of squared distances to the centres (in feature space)
+    n_iter : int
+    """
+
+    labels: np.ndarray
+    centers: np.ndarray
+    recolored: np.ndarray
+    inertia: float
+    n_iter: int
+
+
+def kmeans_segment(image, k, seed=0, spatial_weight=0.0, n_init=1, max_iter=100):
+    """Segment an image by k-means on its pixels (the course's ``reshape(H*W, C)`` recipe).
+
+    .. math:: \\min_{\\{c_j\\}} \\sum_{p} \\min_j \\| f(p) - c_j \\|^2, \\quad
+        f(p) = (r, g, b[, \\lambda x/W, \\lambda y/H])
+
+    Parameters
+    ----------
+    image : (H, W, 3) or (H, W, 1), uint8 or float in [0, 1]
+    k : int, 1 <= k <= H*W
+    seed : int
+    spatial_weight : float
+        :math:`\\lambda`; 0 clusters on colour only.
+    n_init, max_iter : see :func:`kmeans`
+
+    Returns
+    -------
+    KMeansSegmentation
+    """
+    feats = pixel_features(image, spatial_weight)
+    if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k > feats.shape[0]:
+        raise ValueError(f"`k` must be at most the number of pixels ({feats.shape[0]}); got {k}.")
+    C, labels, inertia, n_iter = kmeans(feats, k, seed=seed, n_init=n_init, max_iter=max_iter)
+    from .._validate import as_images
+
+    img = as_images(image, "image")[0][0]
+    h, w, c = img.shape
+    colours = C[:, :c]
+    return KMeansSegmentation(labels=labels.reshape(h, w).astype(np.int32),
+                              centers=colours.astype(np.float32),
+                              recolored=colours[labels].reshape(h, w, c).astype(np.float32),
+                              inertia=inertia, n_iter=int(n_iter))
+
+
+def slic_superpixels(image, n_segments=100, compactness=10.0):
+    """SLIC superpixels (Achanta et al., 2012) through ``skimage.segmentation.slic``, for comparison
+    with k-means: SLIC is k-means in (L*a*b*, x, y) restricted to a local window around each centre,
+    so its clusters are compact and connected.
+
+    Returns
+    -------
+    int (H, W) labels starting at 0.
+    """
+    from skimage.segmentation import slic
+
+    from .._validate import as_images
+
+    imgs, single = as_images(image, "image")
+    if not single:
+        raise ValueError(f"`image` must be one image (H, W, C); got a batch of shape {imgs.shape}.")
+    n_segments = check_int(n_segments, "n_segments", minimum=1)
+    compactness = check_float(compactness, "compactness", minimum=0.0, strict_min=True)
+    img = imgs[0]
+    channel_axis = -1 if img.shape[-1] == 3 else None
+    src = img if channel_axis is not None else img[..., 0]
+    return slic(src, n_segments=n_segments, compactness=compactness, start_label=0,
+                channel_axis=channel_axis).astype(np.int32)

@@ -1,0 +1,351 @@
+"""Edge-based segmentation: convolution and correlation by hand, Sobel, Laplacian, LoG, zero-crossings.
+
+Convolution flips the kernel, correlation does not:
+
+.. math::
+    (I * K)(i, j) = \\sum_{m, n} I(i - m, j - n)\\,K(m, n) \\qquad
+    (I \\star K)(i, j) = \\sum_{m, n} I(i + m, j + n)\\,K(m, n)
+
+Deep-learning "convolution" layers compute the correlation. Both are written here as a sum of
+shifted copies of the padded image (one vectorised multiply-add per kernel tap, never a loop over
+pixels) and are tested against ``scipy.ndimage.convolve`` / ``correlate``.
+
+Conventions (different libraries differ, the tests pin each one):
+
+- :func:`sobel_x` correlates with ``[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]`` (positive where the image
+  gets brighter to the right); :func:`sobel_y` with its transpose (brighter downwards).
+  :func:`sobel` is :math:`\\sqrt{G_x^2 + G_y^2}`. scikit-image divides each kernel by 4 and the
+  magnitude by :math:`\\sqrt 2`, so ``skimage.filters.sobel = sobel / (4 * sqrt(2))``.
+- :func:`laplacian` uses the course kernels with a positive centre (``kernel=4`` or ``8``), the
+  negative of the second derivative: ``laplacian(I, 4) == skimage.filters.laplace(I)`` and
+  ``== -scipy.ndimage.laplace(I)``.
+- Borders are reflected (``d c b a | a b c d``, scipy's ``'reflect'``) unless ``mode`` says otherwise.
+- uint8 images are scaled to [0, 1] first; RGB is converted to grey (BT.709).
+
+Shown in ``notebooks/06_classic_segmentation.ipynb``.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._validate import _describe, check_choice, check_float, check_int
+from ._common import as_float_gray
+
+__all__ = [
+    "correlate",
+    "convolve",
+    "gaussian_kernel",
+    "gaussian_blur",
+    "box_blur",
+    "SOBEL_X",
+    "SOBEL_Y",
+    "LAPLACIAN_4",
+    "LAPLACIAN_8",
+    "sobel_x",
+    "sobel_y",
+    "sobel",
+    "laplacian",
+    "laplacian_of_gaussian",
+    "zero_crossings",
+]
+
+SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
+SOBEL_Y = SOBEL_X.T.copy()
+#: the two Laplacian kernels of the course (positive centre)
+LAPLACIAN_4 = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=np.float64)
+LAPLACIAN_8 = np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], dtype=np.float64)
+
+# scipy.ndimage border modes -> numpy.pad modes
+_PAD_MODES = {"constant": "constant", "reflect": "symmetric", "mirror": "reflect",
+              "nearest": "edge", "wrap": "wrap"}
+
+
+def _as_kernel(kernel, name="kernel", odd=False):
+    if hasattr(kernel, "numpy") and not isinstance(kernel, np.ndarray):
+        kernel = kernel.numpy()
+    k = np.asarray(kernel)
+    if k.dtype == object or not (np.issubdtype(k.dtype, np.number) or k.dtype == bool):
+        raise TypeError(f"`{name}` must be a numeric 2-D array; got {_describe(k)}.")
+    if k.ndim != 2:
+        raise ValueError(f"`{name}` must be a 2-D array (kh, kw); got {_describe(k)}.")
+    if k.size == 0:
+        raise ValueError(f"`{name}` is empty: shape {k.shape}. A kernel needs at least one tap.")
+    k = k.astype(np.float64)
+    if not np.all(np.isfinite(k)):
+        raise ValueError(f"`{name}` contains NaN or infinite values.")
+    if odd and (k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0):
+        raise ValueError(f"`{name}` must have odd sides so that it has a centre pixel (needed for "
+                         f"padding='same'); got shape {k.shape}. Use padding='valid' or an "
+                         "integer padding for even kernels.")
+    return k
+
+
+def _pair(value, name, minimum):
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"`{name}` must be an int or a pair of ints; got {value!r}.")
+        return tuple(check_int(v, name, minimum=minimum) for v in value)
+    v = check_int(value, name, minimum=minimum)
+    return v, v
+
+
+def correlate(image, kernel, stride=1, padding="same", mode="constant", cval=0.0):
+    """2-D cross-correlation of a grey image with a kernel (no flip), with stride and padding.
+
+    .. math:: O(i, j) = \\sum_{m=0}^{k_h-1}\\sum_{n=0}^{k_w-1} I_p(s i + m,\\; s j + n)\\,K(m, n)
+
+    where :math:`I_p` is the padded image and :math:`s` the stride. The course's worked example
+    (input ``0..8`` as 3x3, kernel ``[[0, 1], [2, 3]]``): ``padding='valid'`` gives
+    ``[[19, 25], [37, 43]]``; with ``padding=1`` the corners read 0 (only padding), 9 and 37.
+
+    Parameters
+    ----------
+    image : array (H, W) (or (H, W, 1) / RGB, converted to grey)
+    kernel : array (kh, kw)
+    stride : int or (int, int)
+    padding : 'same', 'valid', int or (int, int)
+        ``'same'`` pads ``k // 2`` on each side (odd kernels only), so that with stride 1 the output
+        has the input's size and equals ``scipy.ndimage.correlate``; ``'valid'`` pads nothing; an
+        int pads that many pixels on every side.
+    mode : {'constant', 'reflect', 'mirror', 'nearest', 'wrap'}
+        How the padding is filled, with scipy's names (``'constant'`` uses ``cval``).
+    cval : float
+
+    Returns
+    -------
+    np.ndarray float64 (Ho, Wo), :math:`H_o = \\lfloor (H + 2p - k_h)/s \\rfloor + 1`.
+    """
+    img = as_float_gray(image)
+    stride = _pair(stride, "stride", 1)
+    check_choice(mode, "mode", tuple(_PAD_MODES))
+    cval = check_float(cval, "cval")
+    if isinstance(padding, str):
+        check_choice(padding, "padding", ("same", "valid"))
+        k = _as_kernel(kernel, odd=padding == "same")
+        pad = (k.shape[0] // 2, k.shape[1] // 2) if padding == "same" else (0, 0)
+    else:
+        if not isinstance(padding, (numbers.Integral, tuple, list)):
+            raise TypeError(f"`padding` must be 'same', 'valid' or a non-negative int; got "
+                            f"{padding!r}.")
+        pad = _pair(padding, "padding", 0)
+        k = _as_kernel(kernel)
+    kh, kw = k.shape
+    if pad != (0, 0):
+        np_mode = _PAD_MODES[mode]
+        kwargs = {"constant_values": cval} if np_mode == "constant" else {}
+        if np_mode in ("reflect",) and (pad[0] >= img.shape[0] or pad[1] >= img.shape[1]):
+            np_mode = "symmetric"
+        img = np.pad(img, ((pad[0], pad[0]), (pad[1], pad[1])), mode=np_mode, **kwargs)
+    H, W = img.shape
+    if H < kh or W < kw:
+        raise ValueError(f"`kernel` of shape {k.shape} is larger than the (padded) image of shape "
+                         f"{(H, W)}; pad more or use a smaller kernel.")
+    sh, sw = stride
+    ho = (H - kh) // sh + 1
+    wo = (W - kw) // sw + 1
+    out = np.zeros((ho, wo), dtype=np.float64)
+    for m in range(kh):  # one vectorised multiply-add per kernel tap
+        for n in range(kw):
+            if k[m, n] != 0:
+                out += k[m, n] * img[m:m + sh * (ho - 1) + 1:sh, n:n + sw * (wo - 1) + 1:sw]
+    return out
+
+
+def convolve(image, kernel, stride=1, padding="same", mode="constant", cval=0.0):
+    """2-D convolution: correlation with the kernel flipped along both axes.
+
+    .. math:: (I * K)(i, j) = \\sum_{m, n} I(i - m, j - n)\\,K(m, n) = (I \\star K^{\\updownarrow\\leftrightarrow})(i, j)
+
+    With ``padding='same'`` and stride 1 it equals ``scipy.ndimage.convolve(image, kernel, mode)``.
+    Arguments as :func:`correlate`.
+    """
+    k = _as_kernel(kernel)
+    return correlate(image, k[::-1, ::-1], stride=stride, padding=padding, mode=mode, cval=cval)
+
+
+def gaussian_kernel(sigma, truncate=4.0):
+    """Normalised 1-D Gaussian :math:`g(x) \\propto e^{-x^2 / 2\\sigma^2}` on
+    :math:`x = -r..r`, :math:`r = \\lfloor \\text{truncate}\\,\\sigma + 0.5 \\rfloor` (as scipy)."""
+    sigma = check_float(sigma, "sigma", minimum=0.0, strict_min=True)
+    truncate = check_float(truncate, "truncate", minimum=0.0, strict_min=True)
+    r = int(truncate * sigma + 0.5)
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    g = np.exp(-0.5 * (x / sigma) ** 2)
+    return g / g.sum()
+
+
+def gaussian_blur(image, sigma, mode="reflect", truncate=4.0):
+    """Gaussian smoothing as two 1-D correlations (the Gaussian is separable and symmetric).
+
+    .. math:: G_\\sigma * I = g_\\sigma^{(y)} * (g_\\sigma^{(x)} * I)
+
+    Equals ``scipy.ndimage.gaussian_filter(image, sigma, mode=mode, truncate=truncate)``.
+    """
+    g = gaussian_kernel(sigma, truncate)
+    img = as_float_gray(image)
+    out = correlate(img, g[None, :], padding="same", mode=mode)
+    return correlate(out, g[:, None], padding="same", mode=mode)
+
+
+def box_blur(image, size, mode="reflect"):
+    """Mean over a ``size x size`` box (odd ``size``), as ``scipy.ndimage.uniform_filter``.
+
+    Computed from a summed-area table, so the cost does not grow with ``size``.
+    """
+    size = check_int(size, "size", minimum=1)
+    if size % 2 == 0:
+        raise ValueError(f"`size` must be odd; got {size}.")
+    check_choice(mode, "mode", tuple(_PAD_MODES))
+    img = as_float_gray(image)
+    r = size // 2
+    np_mode = _PAD_MODES[mode]
+    p = np.pad(img, r, mode=np_mode)
+    c = np.zeros((p.shape[0] + 1, p.shape[1] + 1))
+    c[1:, 1:] = p.cumsum(0).cumsum(1)
+    H, W = img.shape
+    s = c[size:size + H, size:size + W] - c[:H, size:size + W] - c[size:size + H, :W] + c[:H, :W]
+    return s / (size * size)
+
+
+def _separable3(img, along_x, along_y, mode):
+    # correlate with the outer product along_y[:, None] * along_x[None, :] (3 taps each)
+    p = np.pad(img, 1, mode=_PAD_MODES[mode])
+    H, W = img.shape
+    rows = along_x[0] * p[:, 0:W] + along_x[1] * p[:, 1:W + 1] + along_x[2] * p[:, 2:W + 2]
+    return along_y[0] * rows[0:H] + along_y[1] * rows[1:H + 1] + along_y[2] * rows[2:H + 2]
+
+
+def sobel_x(image, mode="reflect"):
+    """Horizontal derivative :math:`G_x = I \\star \\begin{bmatrix}-1&0&1\\\\-2&0&2\\\\-1&0&1\\end{bmatrix}`.
+
+    Positive where the image gets brighter to the right. Computed separably (smoothing
+    ``[1, 2, 1]`` down, difference ``[-1, 0, 1]`` across). Equals
+    ``4 * skimage.filters.sobel_v(image)`` and ``scipy.ndimage.sobel(image, axis=1)``.
+    """
+    img = as_float_gray(image)
+    check_choice(mode, "mode", tuple(_PAD_MODES))
+    return _separable3(img, np.array([-1.0, 0.0, 1.0]), np.array([1.0, 2.0, 1.0]), mode)
+
+
+def sobel_y(image, mode="reflect"):
+    """Vertical derivative :math:`G_y = I \\star S_x^T`, positive where the image gets brighter
+    downwards. Equals ``4 * skimage.filters.sobel_h(image)``."""
+    img = as_float_gray(image)
+    check_choice(mode, "mode", tuple(_PAD_MODES))
+    return _separable3(img, np.array([1.0, 2.0, 1.0]), np.array([-1.0, 0.0, 1.0]), mode)
+
+
+def sobel(image, mode="reflect", return_components=False):
+    """Sobel gradient magnitude :math:`\\|\\nabla I\\| \\approx \\sqrt{G_x^2 + G_y^2}`.
+
+    A first-derivative edge detector: large on edges, less sensitive to noise than the Laplacian
+    because each derivative is smoothed across. ``skimage.filters.sobel`` equals this divided by
+    :math:`4\\sqrt 2`.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+    mode : border mode (scipy names)
+    return_components : bool
+        Also return :math:`(G_x, G_y)`.
+
+    Returns
+    -------
+    magnitude : float64 (H, W), and ``(gx, gy)`` when asked.
+    """
+    gx = sobel_x(image, mode)
+    gy = sobel_y(image, mode)
+    mag = np.hypot(gx, gy)
+    return (mag, (gx, gy)) if return_components else mag
+
+
+def laplacian(image, kernel=4, mode="reflect"):
+    """Discrete Laplacian with one of the course's two kernels.
+
+    .. math:: L(x, y) = \\frac{\\partial^2 I}{\\partial x^2} + \\frac{\\partial^2 I}{\\partial y^2}
+
+    approximated (with the sign flipped, as the course's kernels have a positive centre) by
+    correlation with ``[[0,-1,0],[-1,4,-1],[0,-1,0]]`` (``kernel=4``, 4-neighbours) or
+    ``[[-1,-1,-1],[-1,8,-1],[-1,-1,-1]]`` (``kernel=8``, with the diagonals). Both kernels are
+    symmetric, so correlation and convolution agree. The edges are the zero-crossings
+    (:func:`zero_crossings`). Very sensitive to noise: smooth first (:func:`laplacian_of_gaussian`).
+    ``laplacian(I, 4)`` equals ``skimage.filters.laplace(I)`` and ``-scipy.ndimage.laplace(I)``.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+    kernel : {4, 8} or a 3x3 array
+    mode : border mode
+    """
+    if isinstance(kernel, numbers.Integral) and not isinstance(kernel, bool):
+        check_choice(int(kernel), "kernel", (4, 8))
+        k = LAPLACIAN_4 if kernel == 4 else LAPLACIAN_8
+    else:
+        k = _as_kernel(kernel, odd=True)
+    return correlate(image, k, padding="same", mode=mode)
+
+
+def laplacian_of_gaussian(image, sigma=2.0, kernel=4, mode="reflect"):
+    """Laplacian of Gaussian: smooth with :math:`G_\\sigma` first, then take the Laplacian.
+
+    .. math:: \\mathrm{LoG} = \\nabla^2 (G_\\sigma * I) = (\\nabla^2 G_\\sigma) * I
+
+    The smoothing removes the noise the second derivative would amplify; the edges are the
+    zero-crossings of the result. Equals ``laplacian(gaussian_blur(image, sigma), kernel)``; for
+    ``kernel=4`` it is ``-scipy.ndimage.laplace(scipy.ndimage.gaussian_filter(image, sigma))``.
+    """
+    return laplacian(gaussian_blur(image, sigma, mode=mode), kernel=kernel, mode=mode)
+
+
+def zero_crossings(response, threshold=0.0):
+    """Pixels where a (Laplacian) response changes sign between neighbours.
+
+    A pixel :math:`p` is marked when it and its right or lower neighbour :math:`q` have opposite
+    signs (:math:`r_p\\,r_q < 0`) and the jump is strong enough, :math:`|r_p - r_q| > \\tau`; of the
+    two pixels, the one with the smaller :math:`|r|` (closer to the zero) is marked. Also a pixel
+    that is exactly zero between a positive and a negative neighbour along a row or column.
+
+    Parameters
+    ----------
+    response : array (H, W), float
+    threshold : float
+        :math:`\\tau` in the units of ``response`` (suppresses the crossings of weak noise).
+
+    Returns
+    -------
+    bool (H, W)
+    """
+    r = np.asarray(response.numpy() if hasattr(response, "numpy") else response)
+    if r.ndim != 2:
+        raise ValueError(f"`response` must be a 2-D map (H, W); got {_describe(r)}.")
+    if r.size == 0:
+        raise ValueError("`response` is empty.")
+    if not (np.issubdtype(r.dtype, np.floating) or np.issubdtype(r.dtype, np.integer)):
+        raise TypeError(f"`response` must be numeric; got dtype {r.dtype}.")
+    r = r.astype(np.float64)
+    if not np.all(np.isfinite(r)):
+        raise ValueError("`response` contains NaN or infinite values.")
+    threshold = check_float(threshold, "threshold", minimum=0.0)
+    out = np.zeros(r.shape, dtype=bool)
+    for axis in (0, 1):
+        a = r[:-1] if axis == 0 else r[:, :-1]
+        b = r[1:] if axis == 0 else r[:, 1:]
+        cross = (a * b < 0) & (np.abs(a - b) > threshold)
+        first = cross & (np.abs(a) <= np.abs(b))
+        second = cross & ~first
+        if axis == 0:
+            out[:-1] |= first
+            out[1:] |= second
+        else:
+            out[:, :-1] |= first
+            out[:, 1:] |= second
+        # exact zeros between opposite signs
+        if axis == 0:
+            z = (r[1:-1] == 0) & (r[:-2] * r[2:] < 0) & (np.abs(r[:-2] - r[2:]) > threshold)
+            out[1:-1] |= z
+        else:
+            z = (r[:, 1:-1] == 0) & (r[:, :-2] * r[:, 2:] < 0) & (np.abs(r[:, :-2] - r[:, 2:]) > threshold)
+            out[:, 1:-1] |= z
+    return out

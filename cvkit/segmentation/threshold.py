@@ -1,0 +1,277 @@
+"""Region-based segmentation by thresholds: global (fixed or mean), Otsu, multi-level Otsu, local.
+
+All functions take one grey image ``(H, W)`` (or ``(H, W, 1)``; an RGB ``(H, W, 3)`` image is
+converted to grey with the BT.709 weights, as ``skimage.color.rgb2gray``). Thresholds are returned in
+the units of the input, so that ``image > t`` is the foreground as in scikit-image: a uint8 image
+gives thresholds in 0..255, a float image in its own range, a bool image is taken as 0/1.
+
+Shown in ``notebooks/06_classic_segmentation.ipynb``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import check_choice, check_float, check_int
+from ._common import as_gray
+
+__all__ = [
+    "to_gray",
+    "global_threshold",
+    "histogram",
+    "between_class_variance",
+    "otsu_threshold",
+    "multi_otsu_thresholds",
+    "apply_thresholds",
+    "local_threshold",
+]
+
+
+def to_gray(image):
+    """Grey version of ``image`` as float64 (``(H, W, 3)`` RGB through the BT.709 weights).
+
+    uint8 RGB is scaled to [0, 1] first (as ``skimage.color.rgb2gray``); a grey image keeps its
+    values. Raises ``ValueError`` for a batch or another rank.
+    """
+    return as_gray(image).astype(np.float64, copy=False)
+
+
+def global_threshold(image, threshold="mean", invert=False):
+    """Split an image into foreground and background with one global threshold.
+
+    .. math:: m(x, y) = [\\, I(x, y) > T \\,]
+
+    the kite example of the course uses :math:`T = 0.3` with ``invert=True`` (dark kite on a light
+    sky: the pixels *below* the threshold are the object).
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+    threshold : float or {'mean', 'median', 'otsu'}
+        A value in the units of ``image``, or how to choose it.
+    invert : bool
+        Foreground is ``image <= T`` instead of ``image > T``.
+
+    Returns
+    -------
+    mask : bool (H, W)
+    t : float
+        The threshold used.
+    """
+    gray = as_gray(image)
+    if isinstance(threshold, str):
+        check_choice(threshold, "threshold", ("mean", "median", "otsu"))
+        if threshold == "mean":
+            t = float(gray.mean())
+        elif threshold == "median":
+            t = float(np.median(gray))
+        else:
+            t = float(otsu_threshold(gray))
+    else:
+        t = check_float(threshold, "threshold")
+    mask = gray > t
+    return (~mask if invert else mask), t
+
+
+def histogram(image, nbins=256):
+    """Histogram of a grey image as scikit-image's ``exposure.histogram`` computes it.
+
+    Integer images get one bin per integer value between their min and max (``nbins`` is ignored),
+    float images ``nbins`` equal bins between their min and max.
+
+    Returns
+    -------
+    counts : float32 (B,)
+    centers : (B,) bin centres, in the units of the image
+    """
+    gray = as_gray(image)
+    nbins = check_int(nbins, "nbins", minimum=2)
+    flat = gray.reshape(-1)
+    if np.issubdtype(flat.dtype, np.integer):
+        lo, hi = int(flat.min()), int(flat.max())
+        counts = np.bincount((flat.astype(np.int64) - lo), minlength=hi - lo + 1)
+        centers = np.arange(lo, hi + 1)
+    else:
+        counts, edges = np.histogram(flat, bins=nbins)
+        centers = (edges[:-1] + edges[1:]) / 2.0
+    return counts.astype(np.float32), centers
+
+
+def between_class_variance(image, nbins=256):
+    """Otsu's criterion for every candidate threshold (one per histogram bin but the last).
+
+    With :math:`\\omega_0(t), \\omega_1(t)` the pixel counts (class weights) at or below / above bin
+    :math:`t` and :math:`\\mu_0(t), \\mu_1(t)` the class means,
+
+    .. math:: \\sigma_B^2(t) = \\omega_0(t)\\,\\omega_1(t)\\,\\big(\\mu_0(t) - \\mu_1(t)\\big)^2
+
+    (up to the constant factor :math:`1/N^2`). Otsu's threshold maximises it, which is the same as
+    minimising the within-class variance because the two add up to the total variance.
+
+    Returns
+    -------
+    centers : (B - 1,) candidate thresholds
+    sigma_b : float32 (B - 1,) the criterion at each
+    """
+    counts, centers = histogram(image, nbins)
+    w0 = np.cumsum(counts)
+    w1 = np.cumsum(counts[::-1])[::-1]
+    mu0 = np.cumsum(counts * centers) / w0
+    mu1 = (np.cumsum((counts * centers)[::-1]) / w1[::-1])[::-1]
+    # threshold after bin t: class 0 = bins 0..t, class 1 = bins t+1..B-1
+    sigma_b = w0[:-1] * w1[1:] * (mu0[:-1] - mu1[1:]) ** 2
+    return centers[:-1], sigma_b
+
+
+def otsu_threshold(image, nbins=256):
+    """Otsu's threshold: the bin centre that maximises the between-class variance.
+
+    .. math:: t^* = \\arg\\max_t\\; \\omega_0(t)\\,\\omega_1(t)\\,\\big(\\mu_0(t) - \\mu_1(t)\\big)^2
+
+    Equal to ``skimage.filters.threshold_otsu`` (same histogram, same tie rule: the first maximum).
+    The foreground is ``image > t``.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+        uint8 / integer (one bin per value), float, or bool (taken as 0/1).
+    nbins : int
+        Bins of the histogram of a float image.
+
+    Returns
+    -------
+    float
+        The threshold, in the units of ``image``. A constant image returns its value (as
+        scikit-image does).
+
+    Examples
+    --------
+    >>> from skimage.data import camera
+    >>> int(otsu_threshold(camera()))
+    102
+    """
+    gray = as_gray(image)
+    nbins = check_int(nbins, "nbins", minimum=2)
+    first = gray.reshape(-1)[0]
+    if np.all(gray == first):
+        return first
+    centers, sigma_b = between_class_variance(gray, nbins)
+    return centers[int(np.argmax(sigma_b))]
+
+
+def multi_otsu_thresholds(image, classes=3, nbins=256):
+    """Multi-level Otsu: ``classes - 1`` thresholds that maximise the between-class variance.
+
+    .. math:: \\{t_1 < \\dots < t_{K-1}\\} = \\arg\\max \\sum_{k=0}^{K-1} \\omega_k\\,\\mu_k^2
+
+    (equivalent to maximising :math:`\\sum_k \\omega_k (\\mu_k - \\mu)^2` since the total mean is
+    fixed). Solved exactly by dynamic programming over the histogram: with :math:`V(i, j)` the
+    score :math:`S^2/P` of the bins :math:`i..j`, the best split of bins :math:`i..B-1` into
+    :math:`k` classes is :math:`G_k(i) = \\max_t V(i, t) + G_{k-1}(t+1)`, each step one vectorised
+    max over a (B, B) table; the thresholds are then read off from the left, the first maximum
+    winning ties. Equal to ``skimage.filters.threshold_multiotsu`` (checked for 2-4 classes; with
+    5 or more classes scikit-image's float32 look-up table can settle on a split whose criterion is
+    slightly lower than the exact optimum found here).
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+    classes : int
+        Number of classes (>= 2); gives ``classes - 1`` thresholds.
+    nbins : int
+
+    Returns
+    -------
+    np.ndarray (classes - 1,)
+        Increasing thresholds; :func:`apply_thresholds` (``np.digitize``) turns them into a label
+        image.
+    """
+    gray = as_gray(image)
+    classes = check_int(classes, "classes", minimum=2)
+    nbins = check_int(nbins, "nbins", minimum=2)
+    counts, centers = histogram(gray, nbins)
+    prob = counts / counts.sum()
+    nvalues = int(np.count_nonzero(prob))
+    if nvalues < classes:
+        raise ValueError(f"`image` has only {nvalues} distinct values after binning; it cannot be "
+                         f"split into classes={classes} classes. Use fewer classes or more bins.")
+    if nvalues == classes:
+        return centers[np.flatnonzero(prob)[:-1]]
+    p = prob.astype(np.float64)
+    n = p.size
+    P = np.concatenate([[0.0], np.cumsum(p)])
+    S = np.concatenate([[0.0], np.cumsum(p * np.arange(n))])
+    i = np.arange(n)[:, None]
+    j = np.arange(n)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = P[j + 1] - P[i]
+        s = S[j + 1] - S[i]
+        V = np.where((j >= i) & (w > 0), s * s / np.where(w > 0, w, 1.0), 0.0)
+    V = np.where(j >= i, V, -np.inf)
+    # G[k][i]: best score for bins i..n-1 split into k classes (each class at least one bin)
+    G = {1: V[:, n - 1].copy()}
+    for k in range(2, classes + 1):
+        nxt = np.concatenate([G[k - 1][1:], [-np.inf]])  # G_{k-1}(t + 1)
+        G[k] = np.max(V + nxt[None, :], axis=1)
+    thresholds = []
+    start = 0
+    for k in range(classes, 1, -1):
+        nxt = np.concatenate([G[k - 1][1:], [-np.inf]])
+        score = V[start] + nxt
+        t = int(np.argmax(score))
+        thresholds.append(t)
+        start = t + 1
+    return centers[np.array(thresholds)]
+
+
+def apply_thresholds(image, thresholds):
+    """Label image from increasing thresholds: class :math:`k` where :math:`t_k < I \\le t_{k+1}`.
+
+    Same as ``np.digitize(image, thresholds)`` (class 0 at or below the first threshold).
+    """
+    gray = as_gray(image)
+    t = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
+    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)):
+        raise ValueError(f"`thresholds` must be a non-empty 1-D list of finite numbers; got {t!r}.")
+    if np.any(np.diff(t) < 0):
+        raise ValueError(f"`thresholds` must be increasing; got {t.tolist()}.")
+    return np.digitize(gray, t, right=True).astype(np.int32)
+
+
+def local_threshold(image, block_size=35, method="gaussian", offset=0.0):
+    """Adaptive (local) threshold: a threshold per pixel from its neighbourhood.
+
+    .. math:: T(x, y) = \\sum_{(u, v)} w(u, v)\\, I(x - u, y - v) - c
+
+    with :math:`w` a Gaussian of :math:`\\sigma = (b - 1)/6` (``'gaussian'``) or a :math:`b\\times b`
+    box (``'mean'``) and :math:`c` the ``offset``; the foreground is ``image > T``. Borders are
+    reflected (``d c b a | a b c d``). Equal to ``skimage.filters.threshold_local``. Useful when the
+    lighting changes across the image and no global threshold works.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+    block_size : int
+        Odd neighbourhood size (>= 3).
+    method : {'gaussian', 'mean'}
+    offset : float
+        Subtracted from the local mean.
+
+    Returns
+    -------
+    np.ndarray float64 (H, W)
+        The threshold image.
+    """
+    from .edges import gaussian_blur, box_blur
+
+    gray = as_gray(image).astype(np.float64)
+    block_size = check_int(block_size, "block_size", minimum=3)
+    if block_size % 2 == 0:
+        raise ValueError(f"`block_size` must be odd so that the block has a centre; got "
+                         f"{block_size}. Use {block_size + 1}.")
+    check_choice(method, "method", ("gaussian", "mean"))
+    offset = check_float(offset, "offset")
+    if method == "gaussian":
+        local = gaussian_blur(gray, (block_size - 1) / 6.0, mode="reflect")
+    else:
+        local = box_blur(gray, block_size, mode="reflect")
+    return local - offset
