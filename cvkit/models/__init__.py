@@ -1,0 +1,77 @@
+"""Model builders, losses and metrics (Keras 3 / TensorFlow).
+
+* :func:`backbone`: MobileNetV2, ResNet50 or EfficientNetB0 feature extractors taking [0, 1]
+  images, flat (inner layers reachable by name) or nested as in the course code.
+* :func:`localizer`, :func:`cam_classifier`, :func:`keypoint_regressor`: the heads of the course.
+* :class:`LocalizationModel`: the two-headed model with its own multitask ``train_step``.
+* ``blocks``: :func:`residual_block`, :func:`bottleneck_block`.
+* ``losses``: box losses (L2, smooth-L1, GIoU), the multitask loss, the keypoint L2 loss.
+* ``metrics``: class accuracy, mean IoU, correct localization.
+
+Submodules (and TensorFlow) are imported on first use, so ``import cvkit.models`` is cheap.
+"""
+import importlib
+
+# public name -> submodule that defines it
+_EXPORTS = {
+    "backbone": "backbones",
+    "mini_resnet": "backbones",
+    "BACKBONES": "backbones",
+    "ImagePreprocess": "backbones",
+    "feature_layer_name": "backbones",
+    "localizer": "heads",
+    "cam_classifier": "heads",
+    "keypoint_regressor": "heads",
+    "normalize_keypoints": "heads",
+    "denormalize_keypoints": "heads",
+    "CAM_DENSE": "heads",
+    "CAM_POOL": "heads",
+    "LocalizationModel": "multitask",
+    "residual_block": "blocks",
+    "bottleneck_block": "blocks",
+    "NO_BOX": "losses",
+    "l2_box_loss": "losses",
+    "smooth_l1_box_loss": "losses",
+    "giou_box_loss": "losses",
+    "box_loss": "losses",
+    "classification_loss": "losses",
+    "multitask_loss": "losses",
+    "keypoint_l2_loss": "losses",
+    "BoxLoss": "losses",
+    "ClassAccuracy": "metrics",
+    "BoxMeanIoU": "metrics",
+    "CorrectLocalization": "metrics",
+    "localization_scores": "metrics",
+}
+
+_SUBMODULES = ("backbones", "heads", "multitask", "blocks", "losses", "metrics", "fcn",
+               "batchnorm", "backprop")
+
+__all__ = sorted(_EXPORTS) + ["load_model"]
+
+
+def load_model(path, **kwargs):
+    """``keras.models.load_model`` after registering cvkit's custom layers, losses and metrics.
+
+    A model saved with ``model.save('model.keras')`` comes back with identical predictions (and,
+    for a compiled :class:`LocalizationModel`, its optimizer state and loss settings).
+    """
+    import keras
+
+    for sub in ("backbones", "multitask", "losses", "metrics"):
+        importlib.import_module(f"{__name__}.{sub}")
+    return keras.models.load_model(path, **kwargs)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'cvkit.models' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(__all__) | set(_SUBMODULES))

@@ -1,0 +1,140 @@
+"""Reusable residual building blocks (Keras functional builders).
+
+Both blocks learn a residual :math:`F(x)` added to a shortcut:
+
+.. math:: y = \\mathrm{ReLU}\\big(F(x) + P(x)\\big)
+
+where :math:`P` is the identity, or a 1x1 convolution + BatchNorm ("projection") when the block
+changes the number of channels or the resolution.
+
+* :func:`residual_block`: the basic block, :math:`F` = 3x3 conv - BN - ReLU - 3x3 conv - BN
+  (ResNet-18/34).
+* :func:`bottleneck_block`: :math:`F` = 1x1 conv (reduce) - BN - ReLU - 3x3 conv - BN - ReLU -
+  1x1 conv (expand to ``expansion * filters``) - BN (ResNet-50 and deeper): the 1x1 layers cut the
+  cost of the 3x3 convolution by working on fewer channels.
+
+Each function takes a Keras tensor and returns one, so blocks chain inside a functional model.
+Shown in ``notebooks/01_localization.ipynb``.
+"""
+from __future__ import annotations
+
+from keras import layers
+
+from .._validate import check_float, check_int
+
+__all__ = ["residual_block", "bottleneck_block"]
+
+
+def _common(x, filters, stride, name):
+    shape = getattr(x, "shape", None)
+    if shape is None or len(shape) != 4:
+        raise ValueError(f"`x` must be a 4-D Keras tensor (N, H, W, C); got "
+                         f"{type(x).__name__} with shape {shape}.")
+    filters = check_int(filters, "filters", minimum=1)
+    stride = check_int(stride, "stride", minimum=1)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"`name` must be a str or None; got {type(name).__name__}.")
+    return filters, stride
+
+
+def _n(name, suffix):
+    return None if name is None else f"{name}_{suffix}"
+
+
+def _shortcut(x, out_channels, stride, projection, use_bias, eps, name):
+    if projection is None:
+        projection = stride != 1 or x.shape[-1] != out_channels
+    if not projection:
+        if stride != 1 or x.shape[-1] != out_channels:
+            raise ValueError(f"`projection=False` needs an identity shortcut, but the block maps "
+                             f"{x.shape[-1]} channels to {out_channels} with stride {stride}; use "
+                             "projection=None or True.")
+        return x
+    s = layers.Conv2D(out_channels, 1, strides=stride, use_bias=use_bias, name=_n(name, "0_conv"))(x)
+    return layers.BatchNormalization(epsilon=eps, name=_n(name, "0_bn"))(s)
+
+
+def residual_block(x, filters, stride=1, projection=None, use_bias=False, bn_epsilon=1e-3,
+                   name=None):
+    """Basic residual block: two 3x3 convolutions and a shortcut.
+
+    .. math:: y = \\mathrm{ReLU}\\big(\\mathrm{BN}(W_2 * \\mathrm{ReLU}(\\mathrm{BN}(W_1 * x)))
+              + P(x)\\big)
+
+    Parameters
+    ----------
+    x : Keras tensor (N, H, W, C)
+    filters : int
+        Output channels.
+    stride : int
+        Stride of the first convolution (2 halves the resolution).
+    projection : None or bool
+        ``None``: a 1x1 projection shortcut only when the shape changes; ``True``: always;
+        ``False``: identity (the shape must not change).
+    use_bias : bool
+        Biases in the convolutions (redundant before BatchNorm).
+    bn_epsilon : float
+    name : str, optional
+        Prefix of the layer names (``{name}_1_conv``, ``{name}_1_bn``, ..., ``{name}_out``).
+
+    Returns
+    -------
+    Keras tensor (N, ceil(H / stride), ceil(W / stride), filters)
+    """
+    filters, stride = _common(x, filters, stride, name)
+    eps = check_float(bn_epsilon, "bn_epsilon", minimum=0.0, strict_min=True)
+    shortcut = _shortcut(x, filters, stride, projection, use_bias, eps, name)
+    y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=use_bias,
+                      name=_n(name, "1_conv"))(x)
+    y = layers.BatchNormalization(epsilon=eps, name=_n(name, "1_bn"))(y)
+    y = layers.Activation("relu", name=_n(name, "1_relu"))(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, name=_n(name, "2_conv"))(y)
+    y = layers.BatchNormalization(epsilon=eps, name=_n(name, "2_bn"))(y)
+    y = layers.Add(name=_n(name, "add"))([shortcut, y])
+    return layers.Activation("relu", name=_n(name, "out"))(y)
+
+
+def bottleneck_block(x, filters, stride=1, expansion=4, projection=None, use_bias=False,
+                     bn_epsilon=1e-3, name=None):
+    """Bottleneck residual block: 1x1 (reduce) - 3x3 - 1x1 (expand) and a shortcut.
+
+    .. math::
+        F(x) = \\mathrm{BN}\\Big(W_3 * \\mathrm{ReLU}\\big(\\mathrm{BN}(W_2 *
+        \\mathrm{ReLU}(\\mathrm{BN}(W_1 * x)))\\big)\\Big)
+
+    with :math:`W_1` 1x1 to ``filters`` channels (stride ``stride``, as in Keras' ResNet50),
+    :math:`W_2` 3x3 and :math:`W_3` 1x1 to ``expansion * filters`` channels. Layer names follow
+    ``keras.applications.ResNet50`` (``{name}_1_conv`` ... ``{name}_out``), so with
+    ``use_bias=True, bn_epsilon=1.001e-5`` a block takes the weights of a ResNet50 block
+    one-to-one.
+
+    Parameters
+    ----------
+    x : Keras tensor (N, H, W, C)
+    filters : int
+        Channels of the inner 1x1 and 3x3 convolutions.
+    stride : int
+    expansion : int
+        Output channels = ``expansion * filters`` (4 in ResNet).
+    projection, use_bias, bn_epsilon, name
+        As in :func:`residual_block`.
+
+    Returns
+    -------
+    Keras tensor (N, ceil(H / stride), ceil(W / stride), expansion * filters)
+    """
+    filters, stride = _common(x, filters, stride, name)
+    expansion = check_int(expansion, "expansion", minimum=1)
+    eps = check_float(bn_epsilon, "bn_epsilon", minimum=0.0, strict_min=True)
+    out_channels = expansion * filters
+    shortcut = _shortcut(x, out_channels, stride, projection, use_bias, eps, name)
+    y = layers.Conv2D(filters, 1, strides=stride, use_bias=use_bias, name=_n(name, "1_conv"))(x)
+    y = layers.BatchNormalization(epsilon=eps, name=_n(name, "1_bn"))(y)
+    y = layers.Activation("relu", name=_n(name, "1_relu"))(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, name=_n(name, "2_conv"))(y)
+    y = layers.BatchNormalization(epsilon=eps, name=_n(name, "2_bn"))(y)
+    y = layers.Activation("relu", name=_n(name, "2_relu"))(y)
+    y = layers.Conv2D(out_channels, 1, use_bias=use_bias, name=_n(name, "3_conv"))(y)
+    y = layers.BatchNormalization(epsilon=eps, name=_n(name, "3_bn"))(y)
+    y = layers.Add(name=_n(name, "add"))([shortcut, y])
+    return layers.Activation("relu", name=_n(name, "out"))(y)

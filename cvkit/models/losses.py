@@ -1,0 +1,222 @@
+"""Losses for localization: box regression losses and the weighted multitask loss.
+
+The course writes the localization loss as the sum of a classification loss and a box regression
+loss, weighted by :math:`\\alpha`:
+
+.. math::
+    \\mathcal{L}(x) = \\mathcal{L}_{cls}(y, \\hat y) + \\alpha\\, \\mathcal{L}_{box}(b, \\hat b)
+
+with :math:`\\mathcal{L}_{cls}` the categorical cross-entropy (binary for the one-class "quick and
+dirty" model) and :math:`\\mathcal{L}_{box}` an L2 (MSE), smooth-L1 or GIoU loss on the four box
+numbers. Images without an object have no box: their box loss is masked out (a box row whose
+``x_max <= x_min`` or ``y_max <= y_min``, e.g. :data:`NO_BOX`, or with NaN, marks "no object").
+
+All functions are TensorFlow, differentiable, and return per-image losses unless said otherwise.
+Shown in ``notebooks/01_localization.ipynb``.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from .. import boxes as _boxes
+
+__all__ = [
+    "NO_BOX",
+    "BOX_LOSSES",
+    "l2_box_loss",
+    "smooth_l1_box_loss",
+    "giou_box_loss",
+    "box_loss",
+    "box_mask",
+    "classification_loss",
+    "multitask_loss",
+    "keypoint_l2_loss",
+    "BoxLoss",
+]
+
+#: the box target of an image without an object: its box loss is masked out.
+NO_BOX = (-1.0, -1.0, -1.0, -1.0)
+
+
+def l2_box_loss(b_true, b_pred):
+    """Per-image L2 (mean squared error) over the four box numbers.
+
+    .. math:: \\mathcal{L}_{L2} = \\frac{1}{4} \\sum_{j=1}^{4} (b_j - \\hat b_j)^2
+    """
+    return tf.reduce_mean(tf.square(b_true - b_pred), axis=-1)
+
+
+def smooth_l1_box_loss(b_true, b_pred, beta=0.1):
+    """Per-image smooth-L1 (Huber) loss, quadratic near zero and linear beyond ``beta``.
+
+    .. math::
+        \\mathcal{L}_{sL1} = \\frac{1}{4} \\sum_j
+        \\begin{cases} 0.5\\, d_j^2 / \\beta & |d_j| < \\beta \\\\ |d_j| - 0.5 \\beta & \\text{else}
+        \\end{cases},\\qquad d_j = b_j - \\hat b_j
+
+    Less sensitive to outliers than L2 (the Fast R-CNN box loss). ``beta`` is in the units of the
+    boxes (normalised coordinates: 0.1 is a tenth of the image side).
+    """
+    d = tf.abs(b_true - b_pred)
+    beta = tf.cast(beta, d.dtype)
+    return tf.reduce_mean(tf.where(d < beta, 0.5 * tf.square(d) / beta, d - 0.5 * beta), axis=-1)
+
+
+def giou_box_loss(b_true, b_pred):
+    """Per-image GIoU loss :math:`1 - \\mathrm{GIoU}(b, \\hat b)` on ``xyxy`` boxes, in [0, 2].
+
+    Scale invariant and, unlike :math:`1 - \\mathrm{IoU}`, it still has a gradient when the boxes
+    do not overlap (see :func:`cvkit.boxes.giou_tf`).
+    """
+    return 1.0 - _boxes.giou_tf(b_true, b_pred)
+
+
+BOX_LOSSES = {"l2": l2_box_loss, "mse": l2_box_loss, "smooth_l1": smooth_l1_box_loss,
+              "giou": giou_box_loss}
+
+
+def _box_loss_fn(name):
+    if callable(name):
+        return name
+    if name not in BOX_LOSSES:
+        raise ValueError(f"`box_loss` must be one of {sorted(BOX_LOSSES)} or a callable "
+                         f"(b_true, b_pred) -> per-image loss; got {name!r}.")
+    return BOX_LOSSES[name]
+
+
+def box_mask(b_true):
+    """1.0 for images that have a box, 0.0 for "no object" rows (degenerate, e.g. NO_BOX, or NaN)."""
+    finite = tf.reduce_all(tf.math.is_finite(b_true), axis=-1)
+    safe = tf.where(tf.math.is_finite(b_true), b_true, tf.zeros_like(b_true))
+    valid = (safe[..., 2] > safe[..., 0]) & (safe[..., 3] > safe[..., 1]) & finite
+    return tf.cast(valid, b_true.dtype)
+
+
+def box_loss(b_true, b_pred, kind="l2", sample_weight=None, normalizer=None):
+    """Box loss averaged over the images that have an object.
+
+    .. math::
+        \\mathcal{L}_{box} = \\frac{\\sum_i m_i\\, w_i\\, \\ell(b_i, \\hat b_i)}{\\max(1, \\sum_i m_i)}
+
+    with :math:`m_i` the object mask (:func:`box_mask`) and :math:`w_i` the sample weights.
+    A batch without any box gives 0 (and a zero gradient), never NaN. ``normalizer`` replaces the
+    denominator (the training step of a distributed model passes the number of boxes over all
+    replicas, so that every box weighs the same whichever replica it lands on).
+    """
+    fn = _box_loss_fn(kind)
+    b_pred = tf.convert_to_tensor(b_pred)
+    b_true = tf.cast(b_true, b_pred.dtype)
+    mask = box_mask(b_true)
+    # replace the "no object" rows by the prediction itself: zero loss, zero gradient, no NaN
+    safe_true = tf.where(mask[..., None] > 0, b_true, tf.stop_gradient(b_pred))
+    per = fn(safe_true, b_pred) * mask
+    if sample_weight is not None:
+        per = per * tf.cast(tf.reshape(sample_weight, tf.shape(per)), per.dtype)
+    if normalizer is None:
+        normalizer = tf.maximum(tf.reduce_sum(mask), 1.0)
+    return tf.math.divide_no_nan(tf.reduce_sum(per), tf.cast(normalizer, per.dtype))
+
+
+def classification_loss(y_true, y_prob, sample_weight=None):
+    """Mean cross-entropy of predicted probabilities.
+
+    ``y_prob`` (N, C) with C > 1: categorical cross-entropy
+    :math:`-\\sum_c y_c \\log \\hat y_c`; ``y_true`` holds class ids (N,) or one-hot rows (N, C).
+    ``y_prob`` (N, 1): binary cross-entropy, ``y_true`` in {0, 1}.
+    """
+    y_prob = tf.convert_to_tensor(y_prob)
+    n_classes = y_prob.shape[-1]
+    y_true = tf.convert_to_tensor(y_true)
+    if n_classes == 1:
+        y_t = tf.cast(tf.reshape(y_true, [-1, 1]), y_prob.dtype)
+        per = keras.losses.binary_crossentropy(y_t, y_prob)
+    elif y_true.shape.rank == 2 and y_true.shape[-1] == n_classes:
+        per = keras.losses.categorical_crossentropy(tf.cast(y_true, y_prob.dtype), y_prob)
+    else:
+        per = keras.losses.sparse_categorical_crossentropy(tf.reshape(y_true, [-1]), y_prob)
+    if sample_weight is not None:
+        sw = tf.cast(tf.reshape(sample_weight, tf.shape(per)), per.dtype)
+        return tf.reduce_sum(per * sw) / tf.cast(tf.size(per), per.dtype)
+    return tf.reduce_mean(per)
+
+
+def multitask_loss(y_true, y_pred, box_weight=1.0, cls_weight=1.0, box_loss_kind="l2",
+                   sample_weight=None, box_normalizer=None):
+    """The weighted multitask loss :math:`w_{cls} \\mathcal{L}_{cls} + \\alpha \\mathcal{L}_{box}`.
+
+    Parameters
+    ----------
+    y_true : (labels, boxes) or dict with keys 'classifier' and 'localizer'
+    y_pred : (probabilities, boxes) or such a dict (what a ``localizer`` model returns)
+    box_weight : float
+        :math:`\\alpha` of the notes: the weight of the box loss.
+    cls_weight : float
+        Weight of the classification loss.
+    box_loss_kind : {'l2', 'smooth_l1', 'giou'} or callable
+    sample_weight : (N,), optional
+    box_normalizer : scalar, optional
+        Denominator of the box loss (default: the number of images with a box, at least 1).
+
+    Returns
+    -------
+    total, cls, box : scalar tensors
+    """
+    labels, b_true = _split(y_true, "y_true")
+    probs, b_pred = _split(y_pred, "y_pred")
+    l_cls = classification_loss(labels, probs, sample_weight)
+    l_box = box_loss(b_true, b_pred, box_loss_kind, sample_weight, box_normalizer)
+    total = tf.cast(cls_weight, l_cls.dtype) * l_cls + tf.cast(box_weight, l_box.dtype) * l_box
+    return total, l_cls, l_box
+
+
+def _split(y, name):
+    if isinstance(y, dict):
+        missing = {"classifier", "localizer"} - set(y)
+        if missing:
+            raise ValueError(f"`{name}` as a dict needs the keys 'classifier' and 'localizer'; "
+                             f"missing {sorted(missing)} (got keys {sorted(y)}).")
+        return y["classifier"], y["localizer"]
+    if isinstance(y, (list, tuple)) and len(y) == 2:
+        return y[0], y[1]
+    raise ValueError(f"`{name}` must be (labels, boxes) or a dict with keys 'classifier' and "
+                     f"'localizer'; got {type(y).__name__}.")
+
+
+@keras.saving.register_keras_serializable(package="cvkit")
+def keypoint_l2_loss(k_true, k_pred):
+    """Pose-estimation loss: mean over joints of the squared distance, per image.
+
+    .. math:: \\mathcal{L} = \\frac{1}{K} \\sum_{i=1}^{K} \\| y_i - \\hat y_i \\|_2^2
+
+    ``k_true`` and ``k_pred`` are (N, K, 2) joint coordinates (normalised to the person box).
+    """
+    return tf.reduce_mean(tf.reduce_sum(tf.square(k_true - k_pred), axis=-1), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="cvkit")
+class BoxLoss(keras.losses.Loss):
+    """A box loss usable in ``compile(loss={'localizer': BoxLoss('giou')})`` of a plain model.
+
+    Masks "no object" rows like :func:`box_loss`. For the full multitask loss with masking and
+    per-task weights, use :class:`cvkit.models.LocalizationModel`.
+    """
+
+    def __init__(self, kind="l2", name=None, **kwargs):
+        if not isinstance(kind, str):
+            raise TypeError("`kind` must be a name, one of "
+                            f"{sorted(BOX_LOSSES)}; got {type(kind).__name__}.")
+        _box_loss_fn(kind)
+        super().__init__(name=name or f"{kind}_box_loss", **kwargs)
+        self.kind = kind
+
+    def call(self, y_true, y_pred):
+        y_pred = tf.convert_to_tensor(y_pred)
+        y_true = tf.cast(y_true, y_pred.dtype)
+        mask = box_mask(y_true)
+        safe_true = tf.where(mask[..., None] > 0, y_true, tf.stop_gradient(y_pred))
+        return _box_loss_fn(self.kind)(safe_true, y_pred) * mask
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind}
+

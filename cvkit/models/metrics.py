@@ -1,0 +1,173 @@
+"""Localization metrics: class accuracy, mean IoU and the "correct localization" rate.
+
+A prediction localizes an object correctly when the class is right **and** the predicted box overlaps
+the true one with :math:`\\mathrm{IoU} \\ge 0.5` (the top-1 localization criterion of ImageNet and
+of the WSOL benchmark). Images without an object (see :data:`cvkit.models.losses.NO_BOX`) count as
+correct when their class is right and are left out of the mean IoU.
+
+The Keras metrics take ``y_true = (labels, boxes)`` and ``y_pred = (probabilities, boxes)`` (tuples
+or dicts with keys ``'classifier'`` and ``'localizer'``), which is what
+:class:`cvkit.models.LocalizationModel` passes them; :func:`localization_scores` computes the same
+numbers from NumPy arrays. Shown in ``notebooks/01_localization.ipynb``.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .. import boxes as _boxes
+from .._validate import check_float
+from .losses import _split, box_mask
+
+__all__ = ["ClassAccuracy", "BoxMeanIoU", "CorrectLocalization", "localization_scores",
+           "predicted_classes"]
+
+
+def _pred_class(probs):
+    probs = tf.convert_to_tensor(probs)
+    if probs.shape[-1] == 1:
+        return tf.cast(tf.reshape(probs, [-1]) >= 0.5, tf.int64)
+    return tf.argmax(probs, axis=-1, output_type=tf.int64)
+
+
+def _true_class(labels, n_classes):
+    labels = tf.convert_to_tensor(labels)
+    if labels.shape.rank == 2 and n_classes > 1 and labels.shape[-1] == n_classes:
+        return tf.argmax(labels, axis=-1, output_type=tf.int64)
+    return tf.cast(tf.reshape(labels, [-1]), tf.int64)
+
+
+class _MeanMetric(keras.metrics.Metric):
+    """Weighted running mean of a per-image quantity (helper base)."""
+
+    def __init__(self, name, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def _accumulate(self, values, weights):
+        values = tf.cast(values, self.dtype)
+        weights = tf.cast(weights, self.dtype)
+        self.total.assign_add(tf.reduce_sum(values * weights))
+        self.count.assign_add(tf.reduce_sum(weights))
+
+    def result(self):
+        return tf.math.divide_no_nan(self.total, self.count)
+
+    def reset_state(self):
+        self.total.assign(0.0)
+        self.count.assign(0.0)
+
+
+def _weights(sample_weight, n, dtype):
+    if sample_weight is None:
+        return tf.ones([n], dtype)
+    return tf.cast(tf.reshape(sample_weight, [-1]), dtype)
+
+
+@keras.saving.register_keras_serializable(package="cvkit")
+class ClassAccuracy(_MeanMetric):
+    """Fraction of images whose predicted class (argmax, or p >= 0.5 for one output) is right."""
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        labels, _ = _split(y_true, "y_true") if isinstance(y_true, (dict, tuple, list)) \
+            else (y_true, None)
+        probs, _ = _split(y_pred, "y_pred") if isinstance(y_pred, (dict, tuple, list)) \
+            else (y_pred, None)
+        pc = _pred_class(probs)
+        tc = _true_class(labels, probs.shape[-1])
+        self._accumulate(tf.equal(pc, tc), _weights(sample_weight, tf.size(pc), self.dtype))
+
+
+@keras.saving.register_keras_serializable(package="cvkit")
+class BoxMeanIoU(_MeanMetric):
+    """Mean IoU between predicted and true boxes, over the images that have an object."""
+
+    def __init__(self, name="mean_iou", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        _, b_true = _split(y_true, "y_true")
+        _, b_pred = _split(y_pred, "y_pred")
+        b_pred = tf.cast(b_pred, self.dtype)
+        b_true = tf.cast(b_true, self.dtype)
+        mask = box_mask(b_true)
+        iou = _boxes.iou_tf(tf.where(mask[:, None] > 0, b_true, 0.0), b_pred)
+        self._accumulate(iou, mask * _weights(sample_weight, tf.shape(mask)[0], self.dtype))
+
+
+@keras.saving.register_keras_serializable(package="cvkit")
+class CorrectLocalization(_MeanMetric):
+    """Fraction of images with the right class and :math:`\\mathrm{IoU} \\ge` ``iou_threshold``."""
+
+    def __init__(self, iou_threshold=0.5, name="correct_localization", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.iou_threshold = check_float(iou_threshold, "iou_threshold", 0.0, 1.0)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        labels, b_true = _split(y_true, "y_true")
+        probs, b_pred = _split(y_pred, "y_pred")
+        b_pred = tf.cast(b_pred, self.dtype)
+        b_true = tf.cast(b_true, self.dtype)
+        mask = box_mask(b_true)
+        iou = _boxes.iou_tf(tf.where(mask[:, None] > 0, b_true, 0.0), b_pred)
+        hit = (iou >= self.iou_threshold) | (mask == 0)
+        right = tf.equal(_pred_class(probs), _true_class(labels, probs.shape[-1]))
+        self._accumulate(right & hit, _weights(sample_weight, tf.shape(mask)[0], self.dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "iou_threshold": self.iou_threshold}
+
+
+def predicted_classes(probs):
+    """Class ids from probabilities: argmax, or ``p >= 0.5`` for a single sigmoid output."""
+    p = np.asarray(probs)
+    if p.ndim != 2:
+        raise ValueError(f"`probs` must have shape (N, C); got {p.shape}.")
+    return (p[:, 0] >= 0.5).astype(np.int64) if p.shape[1] == 1 else p.argmax(axis=1)
+
+
+def localization_scores(labels, boxes, probs, pred_boxes, iou_threshold=0.5):
+    """Class accuracy, mean IoU and correct-localization rate from NumPy arrays.
+
+    Parameters
+    ----------
+    labels : (N,) int
+        True classes.
+    boxes : (N, 4)
+        True normalised ``xyxy`` boxes (a degenerate row such as ``NO_BOX`` means no object).
+    probs : (N, C)
+        Predicted class probabilities.
+    pred_boxes : (N, 4)
+        Predicted boxes.
+    iou_threshold : float
+        IoU needed for a correct localization (0.5).
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``mean_iou`` (over images with an object), ``correct_localization`` and
+        ``iou`` (N,) per image.
+    """
+    iou_threshold = check_float(iou_threshold, "iou_threshold", 0.0, 1.0)
+    labels = np.asarray(labels).reshape(-1)
+    pc = predicted_classes(probs)
+    b = _boxes._as_boxes(boxes, "boxes")
+    pb = _boxes._as_boxes(pred_boxes, "pred_boxes")
+    n = len(labels)
+    if not (len(pc) == len(b) == len(pb) == n):
+        raise ValueError(f"`labels`, `boxes`, `probs` and `pred_boxes` must hold the same number of "
+                         f"images; got {n}, {len(b)}, {len(pc)} and {len(pb)}.")
+    has_box = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+    iou = _boxes.iou(b, pb)
+    right = pc == labels
+    return {
+        "accuracy": float(right.mean()),
+        "mean_iou": float(iou[has_box].mean()) if has_box.any() else float("nan"),
+        "correct_localization": float((right & ((iou >= iou_threshold) | ~has_box)).mean()),
+        "iou": iou,
+    }

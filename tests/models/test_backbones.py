@@ -1,0 +1,123 @@
+"""cvkit.models.backbone: layouts, preprocessing against keras.applications, weights loading."""
+import keras
+import numpy as np
+import pytest
+
+from cvkit.models import ImagePreprocess, backbone, feature_layer_name
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).random((2, 64, 64, 3)).astype(np.float32)
+
+
+def test_flat_backbone_layers_reachable_by_name(images):
+    fe = backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.35)
+    assert fe.output.shape == (None, 2, 2, 1280)
+    assert fe.get_layer("Conv_1").output.shape[-1] == 1280
+    assert fe.get_layer("preprocess").mode == "tf"
+    assert fe.get_layer(feature_layer_name("mobilenetv2")) is fe.layers[-1]
+    assert fe(images).shape == (2, 2, 2, 1280)
+
+
+def test_nested_backbone_matches_course_layout_and_flat_outputs(images, tmp_path):
+    nested = backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.35, nested=True)
+    assert [layer.name for layer in nested.layers] == ["image", "preprocess", "mobilenetv2_0.35_64"]
+    inner = nested.get_layer("mobilenetv2_0.35_64")
+    assert inner.get_layer("Conv_1").output.shape[-1] == 1280
+    # the same weights in the flat layout give the same features
+    path = tmp_path / "w.weights.h5"
+    inner.save_weights(path)
+    flat = backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.35, weights=path)
+    np.testing.assert_allclose(flat.predict(images, verbose=0), nested.predict(images, verbose=0),
+                               atol=1e-5)
+
+
+def test_weights_path_equals_keras_application_with_its_preprocessing(images, tmp_path):
+    """backbone(weights=path)(x) == MobileNetV2(x preprocessed by keras' preprocess_input)."""
+    app = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(64, 64, 3),
+                                         alpha=0.5)
+    path = tmp_path / "mnv2.weights.h5"
+    app.save_weights(path)
+    fe = backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.5, weights=str(path))
+    ref = app.predict(keras.applications.mobilenet_v2.preprocess_input(images * 255.0), verbose=0)
+    np.testing.assert_allclose(fe.predict(images, verbose=0), ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode, ref", [
+    ("tf", lambda x: keras.applications.mobilenet_v2.preprocess_input(x * 255.0)),
+    ("caffe", lambda x: keras.applications.resnet50.preprocess_input(x * 255.0)),
+    ("raw255", lambda x: x * 255.0),
+    ("none", lambda x: x),
+])
+def test_preprocess_matches_keras_preprocess_input(images, mode, ref):
+    out = keras.ops.convert_to_numpy(ImagePreprocess(mode)(images))
+    np.testing.assert_allclose(out, ref(images.copy()), rtol=1e-5, atol=1e-3)
+
+
+def test_efficientnet_family_and_frozen_backbone(images):
+    fe = backbone("efficientnetb0", input_shape=(64, 64, 3), trainable=False)
+    assert fe.output.shape == (None, 2, 2, 1280)
+    assert fe.get_layer("top_activation") is not None
+    assert len(fe.trainable_weights) == 0 and len(fe.non_trainable_weights) > 0
+    assert np.all(np.isfinite(fe.predict(images, verbose=0)))
+
+
+@pytest.mark.slow
+def test_resnet50_family(images):
+    fe = backbone("resnet50", input_shape=(64, 64, 3))
+    assert fe.output.shape == (None, 2, 2, 2048)
+    assert fe.get_layer("conv5_block3_out") is fe.layers[-1]
+    assert fe.get_layer("preprocess").mode == "caffe"
+
+
+def test_miniresnet_and_bn_momentum(images):
+    fe = backbone("miniresnet", input_shape=(64, 64, 3), alpha=0.5)
+    assert fe.output.shape == (None, 2, 2, 64)  # width 8: 8 * (2, 4, 8, 8)
+    assert fe.get_layer("block4_out") is fe.layers[-1]
+    bns = [la for la in fe.layers if isinstance(la, keras.layers.BatchNormalization)]
+    assert bns and all(la.momentum == 0.9 for la in bns)  # 'auto' with weights=None
+    kept = backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.35, bn_momentum=None)
+    assert kept.get_layer("bn_Conv1").momentum == 0.999
+    with pytest.raises(ValueError, match="`weights` must be None for 'miniresnet'"):
+        backbone("miniresnet", input_shape=(64, 64, 3), weights="imagenet")
+    with pytest.raises(ValueError, match="`bn_momentum`"):
+        backbone("miniresnet", input_shape=(64, 64, 3), bn_momentum=1.5)
+
+
+def test_imagenet_offline_asks_for_a_local_file(monkeypatch, tmp_path):
+    """weights='imagenet' must never hang on a download: offline it says to pass a path."""
+    from keras.src.utils import file_utils
+
+    def no_network(*args, **kwargs):
+        raise OSError("URL fetch failure (simulated: no internet)")
+
+    monkeypatch.setattr(file_utils, "get_file", no_network)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(RuntimeError, match="weights='/path/to/file.h5'"):
+        backbone("mobilenetv2", input_shape=(96, 96, 3), alpha=0.35, weights="imagenet")
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(ValueError, match="unknown backbone 'vgg99'"):
+        backbone("vgg99")
+    with pytest.raises(TypeError, match="backbone"):
+        backbone(3)
+    with pytest.raises(ValueError, match="too small.*at least 32.*got 16x16"):
+        backbone(input_shape=(16, 16, 3))
+    with pytest.raises(ValueError, match="3 channels"):
+        backbone(input_shape=(64, 64, 1))
+    with pytest.raises(ValueError, match="height, width, channels"):
+        backbone(input_shape=(64, 64))
+    with pytest.raises(ValueError, match="`alpha`.*MobileNetV2 and miniresnet only"):
+        backbone("resnet50", input_shape=(64, 64, 3), alpha=0.5)
+    with pytest.raises(ValueError, match="`alpha` must be > 0"):
+        backbone(input_shape=(64, 64, 3), alpha=0.0)
+    with pytest.raises(ValueError, match="does not exist"):
+        backbone(input_shape=(64, 64, 3), weights=str(tmp_path / "missing.h5"))
+    with pytest.raises(ValueError, match="ImageNet weights of MobileNetV2"):
+        backbone(input_shape=(64, 64, 3), alpha=0.6, weights="imagenet")
+    with pytest.raises(TypeError, match="`trainable`"):
+        backbone(input_shape=(64, 64, 3), trainable="yes")
+    with pytest.raises(ValueError, match="`mode`"):
+        ImagePreprocess("torch")
