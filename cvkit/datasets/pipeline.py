@@ -44,12 +44,18 @@ def augment_example(image, box, mask, rnd, flip=True, vertical_flip=False, crop=
                     crop_scale=(0.6, 1.0)):
     """Augment one example with TF ops. ``rnd`` holds 5 uniform numbers in [0, 1).
 
-    ``box`` is a normalised xyxy (4,) tensor (or None), ``mask`` an (H, W, 1) tensor (or None).
+    ``box`` is a normalised xyxy (4,) tensor (or None; the row (-1, -1, -1, -1) marks an image
+    without an object and is returned unchanged), ``mask`` an (H, W, 1) tensor (or None).
     Returns ``(image, box, mask)``.
     """
     import tensorflow as tf
 
     size = tf.shape(image)[:2]
+    if box is not None:
+        # an image without object (box = NO_BOX = -1s) keeps its marker through every transform
+        no_box = tf.reduce_all(tf.equal(box, -1.0))
+        marker = box
+        box = tf.where(no_box, tf.constant([0.0, 0.0, 0.0, 0.0]), box)
     if flip:
         do = rnd[0] < 0.5
         image = tf.where(do, tf.reverse(image, [1]), image)
@@ -88,6 +94,8 @@ def augment_example(image, box, mask, rnd, flip=True, vertical_flip=False, crop=
                                             method="nearest")[0]
         if box is not None:
             box = tf.clip_by_value((box - tf.stack([cx, cy, cx, cy])) / s, 0.0, 1.0)
+    if box is not None:
+        box = tf.where(no_box, marker, box)
     return image, box, mask
 
 
@@ -165,9 +173,12 @@ def make_pipeline(data, labels=None, boxes=None, masks=None, task="classificatio
         if boxes.shape != (n, 4):
             raise ValueError(f"`boxes` must have shape ({n}, 4) (normalised xyxy) to match {n} "
                              f"images; got {boxes.shape}.")
-        if (boxes < -1e-6).any() or (boxes > 1 + 1e-6).any() or (boxes[:, 2:] < boxes[:, :2]).any():
+        no_box = np.all(boxes == -1.0, axis=1)  # cvkit.models.NO_BOX: an image without object
+        real = boxes[~no_box]
+        if (real < -1e-6).any() or (real > 1 + 1e-6).any() or (real[:, 2:] < real[:, :2]).any():
             raise ValueError("`boxes` must be normalised xyxy in [0, 1] with x_min <= x_max and "
-                             "y_min <= y_max; convert pixel boxes with cvkit.boxes.convert.")
+                             "y_min <= y_max (or the row (-1, -1, -1, -1) for an image without "
+                             "an object); convert pixel boxes with cvkit.boxes.convert.")
     if task == "localization" and boxes is None:
         raise ValueError("task='localization' needs `boxes` (N, 4); got none.")
     if masks is not None:

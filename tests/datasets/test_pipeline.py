@@ -99,3 +99,13 @@ def test_pipeline_bad_input(ds, kwargs, match):
 def test_pipeline_rejects_out_of_range_images():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         classification_pipeline(np.full((2, 8, 8, 3), 200.0), labels=np.zeros(2))
+
+
+def test_images_without_object_keep_the_no_box_marker(ds):
+    boxes = ds.boxes.copy()
+    boxes[::2] = -1.0
+    p = localization_pipeline(ds, boxes=boxes, batch_size=20, augment=True, shuffle=False, seed=2)
+    _, y = next(iter(p))
+    got = y["localizer"].numpy()
+    np.testing.assert_array_equal(got[::2], -1.0)
+    assert (got[1::2] >= 0).all() and (got[1::2, 2:] > got[1::2, :2]).all()
