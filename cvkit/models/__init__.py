@@ -7,6 +7,8 @@
 * ``blocks``: :func:`residual_block`, :func:`bottleneck_block`.
 * ``losses``: box losses (L2, smooth-L1, GIoU), the multitask loss, the keypoint L2 loss.
 * ``metrics``: class accuracy, mean IoU, correct localization.
+* ``fcn``: transposed convolution, FCN-32s/16s/8s, the mask head.
+* ``batchnorm``, ``backprop``: the worked examples of notebook 08.
 
 Submodules (and TensorFlow) are imported on first use, so ``import cvkit.models`` is cheap.
 """
@@ -42,6 +44,14 @@ _EXPORTS = {
     "BoxMeanIoU": "metrics",
     "CorrectLocalization": "metrics",
     "localization_scores": "metrics",
+    # fully convolutional segmentation (notebook 07)
+    "build_fcn": "fcn", "fcn32s": "fcn", "fcn16s": "fcn", "fcn8s": "fcn", "mask_head": "fcn",
+    "transposed_conv2d": "fcn", "bilinear_kernel": "fcn", "tiny_backbone": "fcn",
+    "pixel_mean_iou": "fcn", "FCN_SKIPS": "fcn",
+    # batch normalization from scratch and folding (notebook 08)
+    "batchnorm_forward": "batchnorm", "BatchNorm": "batchnorm", "fold_batchnorm": "batchnorm",
+    "folded_layer": "batchnorm", "fold_batchnorm_model": "batchnorm",
+    "small_batch_noise": "batchnorm",
 }
 
 _SUBMODULES = ("backbones", "heads", "multitask", "blocks", "losses", "metrics", "fcn",

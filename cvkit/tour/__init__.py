@@ -20,6 +20,9 @@ __all__ = ["SECTIONS", "TourContext", "run_tour"]
 #: (module name, title) in the order of the course.
 SECTIONS = [
     ("datasets", "Datasets and preprocessing"),
+    ("localization", "Object localization"),
+    ("segmentation", "Classic segmentation and Mask R-CNN building blocks"),
+    ("inside", "Looking inside CNNs"),
 ]
 
 
