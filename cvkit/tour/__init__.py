@@ -21,6 +21,7 @@ __all__ = ["SECTIONS", "TourContext", "run_tour"]
 SECTIONS = [
     ("datasets", "Datasets and preprocessing"),
     ("localization", "Object localization"),
+    ("wsol", "Weakly-supervised localization evaluation"),
     ("segmentation", "Classic segmentation and Mask R-CNN building blocks"),
     ("inside", "Looking inside CNNs"),
 ]

@@ -1,0 +1,112 @@
+"""Checkers for the exercises of ``notebooks/05_wsol_evaluation.ipynb`` (WSOL evaluation).
+
+* :func:`check_inclusive_iou`: ``iou(box_a, box_b)`` of two pixel-inclusive boxes.
+* :func:`check_box_acc_at_threshold`: ``box_acc(cams, gt_boxes, tau, iou_threshold)``, the
+  percentage of images whose box at one threshold matches a true box.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import ExerciseError, check_scalar
+
+__all__ = ["check_inclusive_iou", "check_box_acc_at_threshold", "box_acc_cases"]
+
+_IOU_CASES = [
+    # (box_a, box_b, what the case tests)
+    ([0, 0, 1, 1], [0, 0, 1, 1], "two identical boxes"),
+    ([0, 0, 1, 1], [1, 0, 2, 1], "2x2 boxes sharing one column (inclusive ends: 2 common pixels)"),
+    ([3, 3, 3, 3], [3, 3, 3, 3], "a one-pixel box with itself (area 1, not 0)"),
+    ([0, 0, 2, 2], [0, 0, 1, 1], "a 2x2 box in the corner of a 3x3 box"),
+    ([0, 0, 1, 1], [2, 2, 3, 3], "boxes that only touch at a corner diagonal (no common pixel)"),
+    ([0, 0, 4, 1], [2, 0, 2, 5], "a horizontal and a vertical bar that cross"),
+    ([5, 2, 9, 7], [0, 0, 19, 19], "a box inside a large box"),
+]
+
+
+def _ref_iou(a, b):
+    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
+    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
+    inter = max(iw, 0) * max(ih, 0)
+    union = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter
+    return inter / union
+
+
+def check_inclusive_iou(iou_fn):
+    """Check ``iou_fn(box_a, box_b) -> float`` on pixel-inclusive ``(x0, y0, x1, y1)`` boxes.
+
+    The area of a box is :math:`(x_1 - x_0 + 1)(y_1 - y_0 + 1)`: its last row and column count.
+    """
+    if not callable(iou_fn):
+        raise ExerciseError(f"pass your function itself, not {type(iou_fn).__name__}.")
+    for a, b, what in _IOU_CASES:
+        try:
+            got = iou_fn(np.array(a), np.array(b))
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # the student's bug: report it with the case
+            raise ExerciseError(f"iou({a}, {b}) raised {type(exc).__name__}: {exc}") from exc
+        exp = _ref_iou(a, b)
+        hint = ("with inclusive pixel boxes every side is x1 - x0 + 1 pixels long, and an empty "
+                "overlap must give 0, not a negative area: clip each overlap side at 0.")
+        check_scalar(f"iou({a}, {b}) for {what}", got, exp, atol=1e-6, hint=hint)
+        got2 = iou_fn(np.array(b), np.array(a))
+        check_scalar(f"iou({b}, {a}) (IoU is symmetric)", got2, exp, atol=1e-6)
+    print("All IoU cases are right.")
+    return True
+
+
+def box_acc_cases(seed=0):
+    """Small cases for the BoxAcc exercise: (cams, gt_boxes, tau, iou_threshold, description)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    cam = np.zeros((2, 12, 12))
+    cam[0, 2:6, 2:6] = 1.0
+    cam[1, 6:10, 5:11] = 0.6
+    cam[1, 0, 0] = 1.0  # a bright pixel: the object sits at 0.6 of the maximum
+    gts = [np.array([[2, 2, 5, 5]]), np.array([[5, 6, 10, 9]])]
+    for tau in (0.3, 0.6, 0.61, 0.0):
+        cases.append((cam, gts, tau, 0.5, f"two blobs, tau={tau}"))
+    two = np.zeros((1, 16, 16))
+    two[0, 1:8, 1:8] = 1.0
+    two[0, 10:14, 10:14] = 1.0
+    cases.append((two, [np.array([[10, 10, 13, 13]])], 0.5, 0.5,
+                  "the object is the smaller region: only the largest region counts"))
+    cases.append((two, [np.array([[0, 0, 0, 0], [1, 1, 7, 7]])], 0.5, 0.5,
+                  "several true boxes: the best one counts"))
+    yy, xx = np.mgrid[:20, :20]
+    g = np.stack([np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 18.0)
+                  for cx, cy in rng.integers(5, 15, size=(4, 2))])
+    boxes = [np.array([[max(cx - 3, 0), max(cy - 3, 0), min(cx + 3, 19), min(cy + 3, 19)]])
+             for cx, cy in rng.integers(5, 15, size=(4, 2))]
+    for tau, d in ((0.2, 0.5), (0.5, 0.3), (0.8, 0.7)):
+        cases.append((g, boxes, tau, d, f"Gaussian blobs, tau={tau}, IoU >= {d}"))
+    return cases
+
+
+def check_box_acc_at_threshold(box_acc_fn):
+    """Check ``box_acc_fn(cams, gt_boxes, tau, iou_threshold) -> percentage``.
+
+    Reference: :func:`cvkit.wsol.max_box_acc` with the single threshold ``[tau]``: the box of the
+    largest region of :math:`\\{u > \\lfloor \\tau \\max u \\rfloor\\}`, the best IoU over the image's
+    true boxes, and the percentage of images where it reaches ``iou_threshold``.
+    """
+    from ..wsol import max_box_acc
+
+    if not callable(box_acc_fn):
+        raise ExerciseError(f"pass your function itself, not {type(box_acc_fn).__name__}.")
+    for cams, gts, tau, d, what in box_acc_cases():
+        try:
+            got = box_acc_fn(cams, gts, tau, d)
+        except NotImplementedError:
+            raise
+        except Exception as exc:
+            raise ExerciseError(f"box_acc raised {type(exc).__name__} on the case '{what}': "
+                                f"{exc}") from exc
+        exp = max_box_acc(cams, gts, iou_thresholds=(d,), thresholds=[tau]).accuracy[0, 0]
+        hint = ("use boxes_from_cam(cam, tau) (largest region, strictly above the threshold), take "
+                "the best IoU over the image's true boxes, count IoU >= iou_threshold and return a "
+                "percentage (0-100).")
+        check_scalar(f"BoxAcc on '{what}'", got, exp, atol=1e-6, hint=hint)
+    print("All BoxAcc cases are right.")
+    return True

@@ -1,0 +1,245 @@
+"""Plots for weakly-supervised localization: BoxAcc(tau) curves, precision-recall curves, the
+histogram of map activations, and predicted vs true boxes on images.
+
+They read the result objects of :mod:`cvkit.wsol` (or plain arrays) and return matplotlib figures;
+matplotlib is imported inside the functions. Notebook: ``notebooks/05_wsol_evaluation.ipynb``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "plot_boxacc_curves",
+    "plot_precision_recall",
+    "plot_activation_histogram",
+    "draw_wsol_boxes",
+    "plot_wsol_report",
+]
+
+
+def _axes(ax, figsize=(5, 3.6)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def _as_list(x, kind):
+    items = list(x) if isinstance(x, (list, tuple)) else [x]
+    for it in items:
+        if not all(hasattr(it, a) for a in kind):
+            raise TypeError(f"expected result objects with attributes {kind}; got "
+                            f"{type(it).__name__}.")
+    return items
+
+
+def plot_boxacc_curves(results, ax=None, labels=None, iou_threshold=None):
+    """BoxAcc(:math:`\\tau`) against the map threshold, with the best :math:`\\tau` marked.
+
+    Parameters
+    ----------
+    results : BoxAccResult or list of them
+        From :func:`cvkit.wsol.max_box_acc` / :func:`~cvkit.wsol.max_box_acc_v2` (or the
+        ``max_box_acc`` attribute of reports). One result: one curve per IoU level. Several
+        results: one curve each, at ``iou_threshold`` (default 0.5).
+    ax : matplotlib Axes, optional
+    labels : list of str, optional
+        Legend entries for several results.
+    iou_threshold : float, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    items = _as_list(results, ("accuracy", "thresholds", "iou_thresholds"))
+    fig, ax = _axes(ax)
+    if len(items) == 1 and iou_threshold is None:
+        r = items[0]
+        for d, acc, best, mx in zip(r.iou_thresholds, r.accuracy, r.best_thresholds, r.max_per_iou):
+            line, = ax.plot(r.thresholds, acc, label=f"IoU $\\geq$ {d:g}: max {mx:.1f}")
+            ax.plot([best], [mx], "o", color=line.get_color())
+        ax.set_title(f"{getattr(r, 'name', 'BoxAcc')} = {r.score:.1f}")
+    else:
+        delta = 0.5 if iou_threshold is None else float(iou_threshold)
+        if labels is not None and len(labels) != len(items):
+            raise ValueError(f"`labels` must have one entry per result ({len(items)}); got "
+                             f"{len(labels)}.")
+        for i, r in enumerate(items):
+            k = r._delta_index(delta)
+            lab = labels[i] if labels is not None else f"result {i}"
+            line, = ax.plot(r.thresholds, r.accuracy[k], label=f"{lab}: {r.max_per_iou[k]:.1f}")
+            ax.plot([r.best_thresholds[k]], [r.max_per_iou[k]], "o", color=line.get_color())
+        ax.set_title(f"BoxAcc($\\tau$) at IoU $\\geq$ {delta:g}")
+    ax.set_xlabel("map threshold $\\tau$")
+    ax.set_ylabel("BoxAcc (%)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_precision_recall(results, ax=None, labels=None):
+    """Pixel precision against recall (the PxAP curve); the legend gives each PxAP.
+
+    Parameters
+    ----------
+    results : PxAPResult or list of them
+    ax : matplotlib Axes, optional
+    labels : list of str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    items = _as_list(results, ("precision", "recall", "score"))
+    if labels is not None and len(labels) != len(items):
+        raise ValueError(f"`labels` must have one entry per result ({len(items)}); got {len(labels)}.")
+    fig, ax = _axes(ax)
+    for i, r in enumerate(items):
+        ok = np.isfinite(r.precision)
+        lab = labels[i] if labels is not None else ("PxAP" if len(items) == 1 else f"result {i}")
+        ax.plot(r.recall[ok], r.precision[ok], label=f"{lab} = {r.score:.1f}")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("pixel precision-recall")
+    return fig
+
+
+def plot_activation_histogram(maps, masks=None, ax=None, bins=50, label=None):
+    """Distribution of map activations over a dataset (the F-CAM paper's figure 6).
+
+    A mode near 0 holds the background; a method that separates object from background also has a
+    mode near 1. With ``masks`` the object and background pixels are drawn separately.
+
+    Parameters
+    ----------
+    maps : array_like (N, H, W), or a WSOLReport
+        Maps in [0, 1] (normalise them first), or a report (its stored histogram).
+    masks : array_like of bool (N, H, W), optional
+        Object pixels.
+    ax : matplotlib Axes, optional
+    bins : int
+    label : str, optional
+        Prefix for the legend.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = _axes(ax)
+    pre = f"{label}: " if label else ""
+    if hasattr(maps, "histogram") and isinstance(maps.histogram, dict):
+        h = maps.histogram
+        centres = (h["bins"][:-1] + h["bins"][1:]) / 2
+        width = h["bins"][1] - h["bins"][0]
+        ax.bar(centres, h["outside"], width=width, alpha=0.55, label=f"{pre}background")
+        ax.bar(centres, h["inside"], width=width, alpha=0.55, label=f"{pre}object")
+    else:
+        m = np.asarray(maps, dtype=np.float64)
+        if m.ndim not in (2, 3):
+            raise ValueError(f"`maps` must be (N, H, W) or (H, W); got shape {m.shape}.")
+        if not np.all(np.isfinite(m)):
+            raise ValueError("`maps` contains NaN or infinite values.")
+        edges = np.linspace(0, 1, int(bins) + 1)
+        if masks is None:
+            ax.hist(m.ravel(), bins=edges, density=True, alpha=0.7, label=f"{pre}all pixels")
+        else:
+            mk = np.asarray(masks, dtype=bool)
+            if mk.shape != m.shape:
+                raise ValueError(f"`masks` must have the maps' shape {m.shape}; got {mk.shape}.")
+            ax.hist(m[~mk], bins=edges, density=True, alpha=0.55, label=f"{pre}background")
+            ax.hist(m[mk], bins=edges, density=True, alpha=0.55, label=f"{pre}object")
+    ax.set_xlabel("activation")
+    ax.set_ylabel("density")
+    ax.set_xlim(0, 1)
+    ax.legend(fontsize=8)
+    ax.set_title("map activations")
+    return fig
+
+
+def draw_wsol_boxes(image, cam=None, gt_boxes=None, pred_boxes=None, threshold=None, ax=None,
+                    title=None, alpha=0.45):
+    """An image with the map overlaid, true boxes in green and predicted boxes in red.
+
+    Parameters
+    ----------
+    image : array_like, (H, W, 3) or (H, W)
+        float in [0, 1] or uint8.
+    cam : array_like (H, W), optional
+        Map drawn over the image (jet). With ``threshold`` the foreground
+        :math:`\\{u > \\lfloor \\tau \\max u \\rfloor\\}` is outlined instead of the whole map.
+    gt_boxes, pred_boxes : array_like (k, 4), optional
+        Pixel-inclusive ``(x0, y0, x1, y1)`` boxes.
+    threshold : float, optional
+    ax : matplotlib Axes, optional
+    title : str, optional
+    alpha : float
+        Opacity of the map.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.patches as patches
+
+    img = np.asarray(image)
+    if img.ndim not in (2, 3):
+        raise ValueError(f"`image` must be (H, W, 3) or (H, W); got shape {img.shape}.")
+    if img.dtype == np.uint8:
+        img = img / 255.0
+    fig, ax = _axes(ax, figsize=(3.2, 3.2))
+    ax.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None)
+    if cam is not None:
+        c = np.asarray(cam, dtype=np.float64)
+        if c.shape != img.shape[:2]:
+            raise ValueError(f"`cam` must have the image's size {img.shape[:2]}; got {c.shape}.")
+        if threshold is None:
+            ax.imshow(c, cmap="jet", alpha=alpha, vmin=c.min(), vmax=max(c.max(), c.min() + 1e-12))
+        else:  # the benchmark's foreground: uint8 map strictly above floor(tau * max)
+            span = c.max() - c.min()
+            s = ((c - c.min()) / span).astype(np.float32) if span > 0 else np.zeros(c.shape, np.float32)
+            u = (s * np.float32(255)).astype(np.uint8)
+            fg = u > int(np.floor(float(threshold) * float(u.max())))
+            ax.imshow(np.ma.masked_where(~fg, fg), cmap="autumn", alpha=alpha, vmin=0, vmax=1)
+    for boxes, color in ((gt_boxes, "lime"), (pred_boxes, "red")):
+        if boxes is None:
+            continue
+        b = np.atleast_2d(np.asarray(boxes, dtype=np.float64))
+        if b.size and b.shape[-1] != 4:
+            raise ValueError(f"boxes must be (k, 4) pixel boxes; got shape {b.shape}.")
+        for x0, y0, x1, y1 in b:
+            if x1 < x0 or y1 < y0:  # the empty box
+                continue
+            ax.add_patch(patches.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1,
+                                           fill=False, edgecolor=color, linewidth=2))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig
+
+
+def plot_wsol_report(report, figsize=(13, 3.6)):
+    """The three panels of a :class:`cvkit.wsol.WSOLReport`: BoxAcc(tau) curves (MaxBoxAccV2's IoU
+    levels), the precision-recall curve (when masks were given) and the activation histogram."""
+    import matplotlib.pyplot as plt
+
+    if not hasattr(report, "max_box_acc_v2"):
+        raise TypeError(f"`report` must be a WSOLReport; got {type(report).__name__}.")
+    panels = 3 if report.pxap is not None else 2
+    fig, axes = plt.subplots(1, panels, figsize=figsize)
+    plot_boxacc_curves(report.max_box_acc_v2, ax=axes[0])
+    axes[0].set_title(f"{report.method}: MaxBoxAcc {report.max_box_acc.score:.1f}, "
+                      f"V2 {report.max_box_acc_v2.score:.1f}", fontsize=10)
+    if report.pxap is not None:
+        plot_precision_recall(report.pxap, ax=axes[1])
+    plot_activation_histogram(report, ax=axes[-1])
+    fig.tight_layout()
+    return fig
