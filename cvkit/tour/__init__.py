@@ -21,6 +21,8 @@ __all__ = ["SECTIONS", "TourContext", "run_tour"]
 SECTIONS = [
     ("datasets", "Datasets and preprocessing"),
     ("localization", "Object localization"),
+    ("cam", "Class activation maps"),
+    ("augmented", "Augmented Grad-CAM: heat-map super-resolution"),
     ("wsol", "Weakly-supervised localization evaluation"),
     ("segmentation", "Classic segmentation and Mask R-CNN building blocks"),
     ("inside", "Looking inside CNNs"),

@@ -1,0 +1,61 @@
+"""Class activation maps and saliency: CAM, Grad-CAM and its family, Score-CAM, RISE.
+
+Every method runs on one core (:mod:`cvkit.explain._core`): it finds the target layer (by name,
+object, or automatically, also inside nested models), builds a compiled pass cached per model and
+layer that returns the activations, the gradients of the pre-softmax class score and the logits, and
+takes a batch, a single image or a ``tf.data`` dataset in chunks of ``batch_size``. Each method is
+then a short function of those arrays. Notebooks: ``02_cam_gap_mobilenet.ipynb`` and
+``03_gradcam_deep_dive.ipynb``.
+"""
+from ._core import (LayerRef, PassResult, activations_and_gradients, clear_cache,
+                    conv_layer_candidates, find_layer)
+from .cam import cam, find_cam_head
+from .gradcam import (grad_cam, grad_cam_plus_plus, grad_cam_plus_plus_weights, grad_cam_weights,
+                      layer_cam, smooth_grad_cam_plus_plus, xgrad_cam, xgrad_cam_weights)
+from .rise import rise, rise_masks, score_cam
+from .upsample import UPSAMPLE_METHODS, bilinear_upsample, normalize_maps, upsample_maps
+
+_AUGMENTED = ("random_augmentations", "augment", "warp_maps", "invert_augmentations",
+              "downsampling_matrix", "AugmentationOperator", "total_variation", "tv_subgradient",
+              "superresolution_objective", "superresolve", "SOLVERS", "augmented_grad_cam",
+              "upsample_baseline", "warp_back_baseline", "synthetic_superresolution_problem")
+
+__all__ = [
+    "cam",
+    "grad_cam",
+    "grad_cam_plus_plus",
+    "smooth_grad_cam_plus_plus",
+    "layer_cam",
+    "xgrad_cam",
+    "score_cam",
+    "rise",
+    "rise_masks",
+    "bilinear_upsample",
+    "upsample_maps",
+    "normalize_maps",
+    "UPSAMPLE_METHODS",
+    "activations_and_gradients",
+    "find_layer",
+    "find_cam_head",
+    "conv_layer_candidates",
+    "grad_cam_weights",
+    "grad_cam_plus_plus_weights",
+    "xgrad_cam_weights",
+    "LayerRef",
+    "PassResult",
+    "clear_cache",
+    # Augmented Grad-CAM (cvkit/explain/augmented.py), imported on first use
+    *_AUGMENTED,
+]
+
+
+def __getattr__(name):
+    if name in _AUGMENTED:
+        from . import augmented
+
+        return getattr(augmented, name)
+    raise AttributeError(f"module 'cvkit.explain' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,156 @@
+"""Up-sampling and normalising heat-maps.
+
+A class activation map has the spatial size of the layer it was read from (7 x 7 for MobileNetV2 at
+224 px); to lay it over the image it is resized to the input size. The course derives bilinear
+interpolation by hand (notebook ``03_gradcam_deep_dive.ipynb``); :func:`bilinear_upsample` writes that
+formula out, vectorised over the whole batch, and :func:`upsample_maps` is what every method in
+:mod:`cvkit.explain` calls.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._validate import as_maps, check_choice
+
+__all__ = ["bilinear_upsample", "upsample_maps", "normalize_maps", "UPSAMPLE_METHODS"]
+
+#: The interpolation methods accepted by ``upsample=`` in every explanation function.
+UPSAMPLE_METHODS = ("bilinear", "bicubic", "nearest", "bilinear_align_corners")
+
+
+def _check_size(size, name="size"):
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+        size = (int(size), int(size))
+    try:
+        size = tuple(size)
+    except TypeError:
+        raise TypeError(f"`{name}` must be an int or a pair (H, W) of ints; got {size!r}.") from None
+    if len(size) != 2 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                                 for s in size):
+        raise TypeError(f"`{name}` must be an int or a pair (H, W) of ints; got {size!r}.")
+    if min(size) < 1:
+        raise ValueError(f"`{name}` must be positive; got {size!r}.")
+    return int(size[0]), int(size[1])
+
+
+def _coords(n_out, n_in, align_corners):
+    """Fractional source coordinate of every output index, its floor and the offset."""
+    x = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        # u = x (h - 1) / (H - 1): the first and last pixels of both grids coincide.
+        u = x * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros_like(x)
+    else:
+        # half-pixel centres: pixel x covers [x, x + 1), its centre x + 0.5 maps to
+        # (x + 0.5) h / H in the source; clamp at the borders (what TensorFlow does).
+        u = np.clip((x + 0.5) * (n_in / n_out) - 0.5, 0.0, n_in - 1)
+    i = np.minimum(np.floor(u).astype(np.int64), max(n_in - 2, 0))
+    frac = (u - i).astype(np.float32)
+    return i, np.minimum(i + 1, n_in - 1), frac
+
+
+def bilinear_upsample(maps, size, align_corners=True):
+    r"""Resize heat-maps with bilinear interpolation, written out as in the course.
+
+    For an output pixel :math:`(x, y)` of an :math:`H \times W` map, the fractional source
+    coordinates in the :math:`h \times w` map are
+
+    .. math:: u = x \frac{h-1}{H-1}, \qquad v = y \frac{w-1}{W-1}
+
+    (``align_corners=True``; with ``align_corners=False`` the half-pixel convention
+    :math:`u = (x + \tfrac12)\tfrac{h}{H} - \tfrac12`, clamped to :math:`[0, h-1]`, is used instead).
+    With :math:`i = \lfloor u \rfloor`, :math:`j = \lfloor v \rfloor`, :math:`\alpha = u - i`,
+    :math:`\beta = v - j`:
+
+    .. math::
+        \tilde L_{x,y} = (1-\alpha)(1-\beta) L_{i,j} + \alpha(1-\beta) L_{i+1,j}
+                         + (1-\alpha)\beta L_{i,j+1} + \alpha\beta L_{i+1,j+1}
+
+    The whole batch is computed at once with four gathers (no loop over pixels). It equals
+    ``tf.compat.v1.image.resize(maps[..., None], size, align_corners=True)`` (and
+    ``tf.image.resize(..., 'bilinear')`` with ``align_corners=False``). Shown in
+    ``notebooks/03_gradcam_deep_dive.ipynb``.
+
+    Parameters
+    ----------
+    maps : array-like, (N, h, w) or (h, w)
+        Low-resolution maps.
+    size : int or (int, int)
+        Output size ``(H, W)``.
+    align_corners : bool
+        True for the course's formula (corners of both grids coincide); False for half-pixel
+        centres, the convention of ``tf.image.resize``, OpenCV and scikit-image.
+
+    Returns
+    -------
+    np.ndarray
+        float32, (N, H, W), or (H, W) for a single map.
+    """
+    maps, single = as_maps(maps, "maps")
+    H, W = _check_size(size)
+    if not isinstance(align_corners, (bool, np.bool_)):
+        raise TypeError(f"`align_corners` must be a bool; got {align_corners!r}.")
+    _, h, w = maps.shape
+    i0, i1, alpha = _coords(H, h, bool(align_corners))
+    j0, j1, beta = _coords(W, w, bool(align_corners))
+    a = alpha[None, :, None]
+    b = beta[None, None, :]
+    rows0, rows1 = maps[:, i0, :], maps[:, i1, :]          # (N, H, w)
+    out = ((1 - a) * (1 - b) * rows0[:, :, j0] + a * (1 - b) * rows1[:, :, j0]
+           + (1 - a) * b * rows0[:, :, j1] + a * b * rows1[:, :, j1])
+    out = out.astype(np.float32, copy=False)
+    return out[0] if single else out
+
+
+def upsample_maps(maps, size, method="bilinear"):
+    """Resize (N, h, w) maps to ``size`` with the named method.
+
+    ``'bilinear'`` is :func:`bilinear_upsample` with half-pixel centres (a feature-map cell is
+    centred on the image region it sees); ``'bilinear_align_corners'`` is the course's formula;
+    ``'bicubic'`` (Keys cubic, a = -0.5, half-pixel; the WSOL evaluation protocol resizes CAMs
+    bicubically) and ``'nearest'`` use ``tf.image.resize``.
+    """
+    method = check_choice(method, "upsample", UPSAMPLE_METHODS)
+    maps, single = as_maps(maps, "maps")
+    size = _check_size(size)
+    if method == "bilinear":
+        out = bilinear_upsample(maps, size, align_corners=False)
+    elif method == "bilinear_align_corners":
+        out = bilinear_upsample(maps, size, align_corners=True)
+    else:
+        import tensorflow as tf
+
+        out = tf.image.resize(maps[..., None], size, method=method, antialias=False).numpy()[..., 0]
+    out = out.astype(np.float32, copy=False)
+    return out[0] if single else out
+
+
+def normalize_maps(maps, relu=False):
+    r"""Min-max normalise every map to [0, 1]: :math:`(M - \min M) / (\max M - \min M)`.
+
+    A constant map (all zeros included; after a ReLU an all-negative map is all zeros) has no range
+    and becomes all zeros: never NaN. With ``relu=True`` negative values are clipped first.
+
+    Parameters
+    ----------
+    maps : array-like, (N, H, W) or (H, W)
+    relu : bool
+        Clip negative values to zero before normalising.
+
+    Returns
+    -------
+    np.ndarray
+        float32 in [0, 1] with the caller's rank.
+    """
+    maps, single = as_maps(maps, "maps")
+    m = maps.astype(np.float64)
+    if relu:
+        m = np.maximum(m, 0.0)
+    lo = m.min(axis=(1, 2), keepdims=True)
+    hi = m.max(axis=(1, 2), keepdims=True)
+    rng = hi - lo
+    scale = np.maximum(np.abs(lo), np.abs(hi))
+    ok = rng > 1e-6 * scale                        # False for a constant (or zero) map
+    out = np.where(ok, (m - lo) / np.where(ok, rng, 1.0), 0.0).astype(np.float32)
+    return out[0] if single else out
