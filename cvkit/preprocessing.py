@@ -77,6 +77,19 @@ class _Fitted:
         return f"{type(self).__name__}({state})"
 
 
+class _Scaled:
+    """Shared by the standardisers: divide by the fitted std (a zero std only centres)."""
+
+    def _scale(self):
+        return np.where(self.std_ > 0, self.std_ + self.eps, 1.0)
+
+    def transform(self, x):
+        return (self._check(x) - self.mean_) / self._scale()
+
+    def inverse_transform(self, x):
+        return self._check(x) * self._scale() + self.mean_
+
+
 class ZeroCenter(_Fitted):
     """Subtract the per-feature (per-pixel and channel) mean of the training data.
 
@@ -96,7 +109,7 @@ class ZeroCenter(_Fitted):
         return self._check(x) + self.mean_
 
 
-class Standardizer(ZeroCenter):
+class Standardizer(_Scaled, ZeroCenter):
     """Zero-centre and scale each feature by its standard deviation on the training data.
 
     .. math:: x' = \\frac{x - \\mu}{\\sigma + \\epsilon}
@@ -110,14 +123,6 @@ class Standardizer(ZeroCenter):
         self.std_ = x.std(axis=0)
         return self
 
-    def _scale(self):
-        return np.where(self.std_ > 0, self.std_ + self.eps, 1.0)
-
-    def transform(self, x):
-        return (self._check(x) - self.mean_) / self._scale()
-
-    def inverse_transform(self, x):
-        return self._check(x) * self._scale() + self.mean_
 
 
 class MeanImage(ZeroCenter):
@@ -157,7 +162,7 @@ class ChannelMean(_Fitted):
         return self._check(x) + self.mean_
 
 
-class ChannelStandardizer(ChannelMean):
+class ChannelStandardizer(_Scaled, ChannelMean):
     """ResNet: subtract the channel means and divide by the channel standard deviations
     (6 numbers) of the training set.
 
@@ -169,14 +174,6 @@ class ChannelStandardizer(ChannelMean):
         self.std_ = _as_data(x, "x", min_ndim=4).std(axis=(0, 1, 2))
         return self
 
-    def _scale(self):
-        return np.where(self.std_ > 0, self.std_ + self.eps, 1.0)
-
-    def transform(self, x):
-        return (self._check(x) - self.mean_) / self._scale()
-
-    def inverse_transform(self, x):
-        return self._check(x) * self._scale() + self.mean_
 
 
 class PCA(_Fitted):
