@@ -28,12 +28,16 @@ __all__ = [
 ]
 
 
-def _pair(value, name):
+def _pair(value, name, integer=True):
+    """A number or an (h, w) pair, each checked: a positive int, or a positive float."""
     if isinstance(value, (tuple, list, np.ndarray)):
         if len(value) != 2:
             raise ValueError(f"`{name}` must be a number or a pair (h, w); got {value!r}.")
-        return tuple(value)
-    return (value, value)
+    else:
+        value = (value, value)
+    if integer:
+        return tuple(check_int(v, name, minimum=1) for v in value)
+    return tuple(check_float(v, name, minimum=0.0, strict_min=True) for v in value)
 
 
 def anchors(feature_size, stride, scales=(128, 256, 512), ratios=(0.5, 1.0, 2.0)):
@@ -58,8 +62,6 @@ def anchors(feature_size, stride, scales=(128, 256, 512), ratios=(0.5, 1.0, 2.0)
     head's ``(H_f, W_f, k)`` output reshaped to ``(-1,)``.
     """
     hf, wf = _pair(feature_size, "feature_size")
-    hf = check_int(hf, "feature_size", minimum=1)
-    wf = check_int(wf, "feature_size", minimum=1)
     stride = check_float(stride, "stride", minimum=0.0, strict_min=True)
     sc = np.asarray(scales, dtype=np.float64).reshape(-1)
     ra = np.asarray(ratios, dtype=np.float64).reshape(-1)
@@ -149,9 +151,7 @@ def label_anchors(anchor_boxes, gt_boxes, image_size=None, positive_iou=0.7, neg
         if image_size is None:
             raise ValueError("`image_size` (H, W) is needed to ignore the cross-boundary anchors; "
                              "pass it or set ignore_cross_boundary=False.")
-        H, W = _pair(image_size, "image_size")
-        H = check_float(H, "image_size", minimum=0.0, strict_min=True)
-        W = check_float(W, "image_size", minimum=0.0, strict_min=True)
+        H, W = _pair(image_size, "image_size", integer=False)
         valid = (a[:, 0] >= 0) & (a[:, 1] >= 0) & (a[:, 2] <= W) & (a[:, 3] <= H)
     else:
         valid = np.ones(A, dtype=bool)
@@ -378,8 +378,6 @@ def roi_pool(feature_map, rois, output_size=(7, 7), spatial_scale=1.0, batch_ind
     """
     f, single = _check_map(feature_map)
     oh, ow = _pair(output_size, "output_size")
-    oh = check_int(oh, "output_size", minimum=1)
-    ow = check_int(ow, "output_size", minimum=1)
     spatial_scale = check_float(spatial_scale, "spatial_scale", minimum=0.0, strict_min=True)
     m, b = _check_rois(rois, batch_indices, f.shape, spatial_scale)
     _, H, W, C = f.shape
@@ -464,8 +462,6 @@ def roi_align(feature_map, rois, output_size=(7, 7), spatial_scale=1.0, sampling
     """
     f, single = _check_map(feature_map)
     oh, ow = _pair(output_size, "output_size")
-    oh = check_int(oh, "output_size", minimum=1)
-    ow = check_int(ow, "output_size", minimum=1)
     spatial_scale = check_float(spatial_scale, "spatial_scale", minimum=0.0, strict_min=True)
     n = check_int(sampling_ratio, "sampling_ratio", minimum=1)
     m, b = _check_rois(rois, batch_indices, f.shape, spatial_scale)
@@ -504,8 +500,6 @@ def roi_align_tf(feature_map, rois, output_size=(7, 7), spatial_scale=1.0, sampl
 
     f, single = _check_map(feature_map)
     oh, ow = _pair(output_size, "output_size")
-    oh = check_int(oh, "output_size", minimum=1)
-    ow = check_int(ow, "output_size", minimum=1)
     spatial_scale = check_float(spatial_scale, "spatial_scale", minimum=0.0, strict_min=True)
     n = check_int(sampling_ratio, "sampling_ratio", minimum=1)
     m, b = _check_rois(rois, batch_indices, f.shape, spatial_scale)
