@@ -172,43 +172,30 @@ def _source_coordinates(params, height, width):
     return sx, sy
 
 
-def _bilinear_taps(params, height, width):
-    """Four bilinear taps per output pixel: integer source (y, x) and weights (0 outside).
-
-    Returns ``yi, xi, w`` of shape (L, H, W, 4); a tap outside the image has weight 0 (zero fill).
-    """
-    sx, sy = _source_coordinates(params, height, width)
-    x0 = tf.floor(sx)
-    y0 = tf.floor(sy)
-    fx = sx - x0
-    fy = sy - y0
-    xs = tf.stack([x0, x0 + 1.0, x0, x0 + 1.0], axis=-1)
-    ys = tf.stack([y0, y0, y0 + 1.0, y0 + 1.0], axis=-1)
-    w = tf.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=-1)
-    hf = tf.cast(height, tf.float32)
-    wf = tf.cast(width, tf.float32)
-    valid = (xs >= 0) & (xs <= wf - 1) & (ys >= 0) & (ys <= hf - 1)
-    w = tf.where(valid, w, 0.0)
-    # clamp huge coordinates before the integer cast; invalid taps are masked by w = 0
-    xi = tf.cast(tf.clip_by_value(xs, -2.0**20, 2.0**20), tf.int32)
-    yi = tf.cast(tf.clip_by_value(ys, -2.0**20, 2.0**20), tf.int32)
-    return yi, xi, w
-
-
 def _warp_impl(x, params, broadcast):
+    """One batched ``ImageProjectiveTransformV3`` (bilinear, zero fill) for all L copies.
+
+    Output pixel (x, y) of copy l reads the input at the affine source point of
+    :func:`_source_coordinates`: ``sx = c x - s y + a``, ``sy = s x + c y + b`` with
+    ``a = cx - c (cx + dx) + s (cy + dy)`` and ``b = cy - s (cx + dx) - c (cy + dy)``; the op
+    interpolates the four integer neighbours with zeros outside the image, exactly the taps of the
+    operator :class:`AugmentationOperator` (tested against it).
+    """
     shape = tf.shape(x)
-    height, width, ch = shape[1], shape[2], shape[3]
-    yi, xi, w = _bilinear_taps(params, height, width)
-    idx = tf.clip_by_value(yi, 0, height - 1) * width + tf.clip_by_value(xi, 0, width - 1)
-    n = tf.shape(params)[0]
-    idx = tf.reshape(idx, [n, height * width * 4])
-    flat = tf.reshape(x, [shape[0], height * width, ch])
+    height, width = shape[1], shape[2]
+    ang, dx, dy = params[:, 0], params[:, 1], params[:, 2]
+    cy = (tf.cast(height, tf.float32) - 1.0) / 2.0
+    cx = (tf.cast(width, tf.float32) - 1.0) / 2.0
+    c, s = tf.cos(ang), tf.sin(ang)
+    a = cx - c * (cx + dx) + s * (cy + dy)
+    b = cy - s * (cx + dx) - c * (cy + dy)
+    zero = tf.zeros_like(c)
+    transforms = tf.stack([c, -s, a, s, c, b, zero, zero], axis=1)
     if broadcast:
-        taps = tf.gather(flat[0], idx)                      # (L, HW*4, C)
-    else:
-        taps = tf.gather(flat, idx, batch_dims=1)           # (L, HW*4, C)
-    taps = tf.reshape(taps, [n, height, width, 4, ch])
-    return tf.reduce_sum(taps * w[..., None], axis=3)
+        x = tf.repeat(x, tf.shape(params)[0], axis=0)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=x, transforms=transforms, output_shape=tf.stack([height, width]),
+        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
 
 
 _SPECS = [tf.TensorSpec([None, None, None, None], tf.float32), tf.TensorSpec([None, 3], tf.float32)]
