@@ -7,11 +7,12 @@ trees once). The loop reference does what the WSOL benchmark code does (one labe
 per threshold, or one pooled count per threshold for PxAP); it is run on a subset in the same
 process and extrapolated linearly to N maps, and its IoUs are checked against ours on that subset.
 
-Quality (``--quality``): a MobileNetV2 CAM classifier trained here on ``shapes``, then MaxBoxAcc,
-MaxBoxAccV2 and PxAP on held-out images for the centre-Gaussian baseline, CAM, Grad-CAM,
-Grad-CAM++, Layer-CAM and RISE.
+Quality (``--quality``): the zoo's MobileNetV2 CAM classifier (``shapes_cam_mobilenetv2``, trained
+on ``shapes`` by :func:`cvkit.models.train_zoo_model`; ``--train`` re-trains it here with the same
+recipe), then MaxBoxAcc, MaxBoxAccV2 and PxAP on 500 held-out images for the centre-Gaussian
+baseline, CAM, Grad-CAM, Grad-CAM++, Layer-CAM, RISE and Augmented Grad-CAM.
 
-    python benchmarks/bench_wsol.py [--quick] [--quality] [--n 1000] [--ref-n 8] [--repeats 3]
+    python benchmarks/bench_wsol.py [--quick] [--quality [--train]] [--n 1000] [--ref-n 8] [--repeats 3]
 
 Writes benchmarks/wsol.json and /tmp/cvkit-results/wsol.md. Timings on a shared machine are noisy:
 ratios are measured in one run, times are medians of the repeats.
@@ -175,72 +176,64 @@ def speed(n, ref_n, repeats, seed=0):
 
 
 # ----------------------------------------------------------------------------------------------
-def _small_cam_cnn(keras, size, n_classes):
-    """The small CAM network of notebooks 02 and 05 (four conv blocks, GAP, dense)."""
-    inp = keras.Input((size, size, 3))
-    x = inp
-    for i, f in enumerate((16, 32, 64, 96)):
-        x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False)(x)
-        x = keras.layers.BatchNormalization(momentum=0.9)(x)
-        x = keras.layers.ReLU(name=f"relu{i}")(x)
-        if i < 3:
-            x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    out = keras.layers.Dense(n_classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inp, out)
+ZOO_NAME = "shapes_cam_mobilenetv2"
 
 
-def quality(n_train, n_test, image_size, epochs, rise_masks, backbone="small", seed=0):
+def _augmented(model, images, class_index=None, **kw):
+    """Augmented Grad-CAM as an ``evaluate`` method (one solve per image, shared augmentations)."""
+    from cvkit.explain import augmented_grad_cam
+
+    return augmented_grad_cam(model, images, class_index=class_index, **kw)
+
+
+_augmented.__name__ = "augmented_grad_cam"
+
+
+def quality(n_test, rise_masks, aug_copies, train=False, seed=0):
+    """WSOL table of the zoo's MobileNetV2 CAM classifier on held-out ``shapes``.
+
+    ``train=True`` re-trains it first with :func:`cvkit.models.train_zoo_model` (the recipe that
+    made the shipped weights; about half an hour on 2 CPU cores) into a temporary folder.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    import tempfile
 
-    from cvkit.datasets import shapes
-    from cvkit.models import cam_classifier
+    from cvkit.models import ZOO, pretrained, train_zoo_model, zoo_card, zoo_data
     from cvkit.wsol import evaluate, report_table
 
-    # circles vs triangles, no distractors: a task a short CPU training solves (as notebook 02)
-    data = dict(image_size=image_size, classes=("circle", "triangle"), scale=(0.3, 0.6),
-                distractors=(0, 0))
-    train = shapes(n_train, seed=seed, **data)
-    test = shapes(n_test, seed=seed + 1000, **data)
-    keras.utils.set_random_seed(seed)
-    if backbone == "small":
-        model = _small_cam_cnn(keras, image_size, len(train.class_names))
+    entry = ZOO[ZOO_NAME]
+    if train:
+        tmp = tempfile.mkdtemp()
+        _, card = train_zoo_model(ZOO_NAME, tmp)
+        model = pretrained(ZOO_NAME, tmp)
     else:
-        model = cam_classifier(len(train.class_names), backbone=backbone,
-                               input_shape=(image_size, image_size, 3), alpha=0.35, weights=None)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    t0 = time.perf_counter()
-    model.fit(train.images, train.labels, epochs=epochs, batch_size=32, verbose=0)
-    t_train = time.perf_counter() - t0
+        card = zoo_card(ZOO_NAME)
+        model = pretrained(ZOO_NAME)
+    test = zoo_data(ZOO_NAME, n_test)
     acc = float(np.mean(model.predict(test.images, verbose=0).argmax(1) == test.labels))
-    print(f"trained {epochs} epochs on {n_train} images in {t_train:.0f} s; test accuracy {acc:.3f}",
-          flush=True)
+    print(f"{ZOO_NAME}: held-out accuracy {acc:.3f} on {n_test} images", flush=True)
+    size = entry.image_size
     reports, times = [], {}
     methods = [("center_gaussian", {}), ("cam", {}), ("grad_cam", {}), ("grad_cam_plus_plus", {}),
-               ("layer_cam", {}), ("rise", {"n_masks": rise_masks, "seed": seed})]
-    for name, kw in methods:
+               ("layer_cam", {}), ("rise", {"n_masks": rise_masks, "seed": seed}),
+               (_augmented, {"n_augmentations": aug_copies, "max_shift": 30 * size / 224,
+                             "seed": seed})]
+    for method, kw in methods:
+        name = getattr(method, "__name__", method)
         t0 = time.perf_counter()
-        rep = evaluate(model if name != "center_gaussian" else None, test, name, method_kwargs=kw,
-                       keep_maps=False)
+        rep = evaluate(model if name != "center_gaussian" else None, test, method,
+                       method_kwargs=kw, keep_maps=False)
         times[name] = time.perf_counter() - t0
         reports.append(rep)
         print(f"  {name:20s} {times[name]:6.1f} s  MaxBoxAcc {rep.max_box_acc.score:5.1f}  "
               f"V2 {rep.max_box_acc_v2.score:5.1f}  PxAP {rep.pxap.score:5.1f}", flush=True)
-    try:
-        from cvkit.explain import augmented_grad_cam  # noqa: F401
-        note = ("Augmented Grad-CAM is in cvkit.explain but takes one image per call (and many "
-                "augmentations); it is left out of this table to keep the run short.")
-    except ImportError:
-        note = "Augmented Grad-CAM has not landed."
     table = report_table(reports)
     print(table)
-    return {"n_train": n_train, "n_test": n_test, "image_size": image_size, "epochs": epochs,
-            "backbone": backbone,
-            "test_accuracy": acc, "train_s": t_train, "rise_masks": rise_masks,
-            "methods": {r.method: r.summary() for r in reports}, "eval_s": times,
-            "table": table, "note": note}
+    return {"model": ZOO_NAME, "description": entry.description, "data": entry.data,
+            "n_test": n_test, "image_size": size, "retrained": bool(train),
+            "card": {k: card[k] for k in ("n_train", "epochs", "train_seconds", "held_out")},
+            "test_accuracy": acc, "rise_masks": rise_masks, "aug_copies": aug_copies,
+            "methods": {r.method: r.summary() for r in reports}, "eval_s": times, "table": table}
 
 
 def markdown(res):
@@ -261,19 +254,21 @@ def markdown(res):
         lines.append("")
     q = res.get("quality")
     if q:
-        net = ("the small CAM CNN of notebooks 02/05" if q.get("backbone") == "small"
-               else f"a {q.get('backbone')} alpha 0.35 CAM classifier")
-        lines += [f"Quality on `shapes` (circles vs triangles, no distractors; {q['n_test']} held-out "
-                  f"images at {q['image_size']} px; {net} trained {q['epochs']} epochs on "
-                  f"{q['n_train']} images, test accuracy {q['test_accuracy']:.3f}; GT-known maps; "
-                  f"RISE with {q['rise_masks']} masks):", "",
+        lines += [f"Quality on `shapes` ({q['n_test']} held-out images at {q['image_size']} px, "
+                  f"settings {q['data']}; the zoo's `{q['model']}` ({q['description']}), trained "
+                  f"{q['card']['epochs']} epochs on {q['card']['n_train']} images with "
+                  "`cvkit.models.train_zoo_model`"
+                  f"{' in this run' if q['retrained'] else ''}; held-out accuracy "
+                  f"{q['test_accuracy']:.3f}; GT-known maps, 4 x 4 at the last layer; RISE with "
+                  f"{q['rise_masks']} masks; Augmented Grad-CAM with L = {q['aug_copies']} and "
+                  "FISTA):", "",
                   "| method | MaxBoxAcc | MaxBoxAccV2 | PxAP | top-1 loc | eval time (s) |",
                   "|---|---:|---:|---:|---:|---:|"]
         for m, s in q["methods"].items():
             top1 = s.get("top-1 loc")
             lines.append(f"| {m} | {s['MaxBoxAcc']:.1f} | {s['MaxBoxAccV2']:.1f} | {s['PxAP']:.1f} | "
                          f"{'-' if top1 is None else f'{top1:.1f}'} | {q['eval_s'][m]:.1f} |")
-        lines += ["", q["note"], ""]
+        lines += [""]
     return "\n".join(lines)
 
 
@@ -283,11 +278,11 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=None, help="number of maps (default 1000, quick 200)")
     ap.add_argument("--ref-n", type=int, default=None, help="maps for the loop reference (default 8)")
     ap.add_argument("--repeats", type=int, default=None, help="timing repeats (default 3, quick 1)")
-    ap.add_argument("--quality", action="store_true", help="also train a model and fill the quality table")
+    ap.add_argument("--quality", action="store_true",
+                    help="also fill the quality table with the zoo's MobileNetV2 CAM classifier")
+    ap.add_argument("--train", action="store_true",
+                    help="re-train that classifier with its zoo recipe first (about 30 min)")
     ap.add_argument("--no-speed", action="store_true", help="skip the speed part")
-    ap.add_argument("--backbone", default="small",
-                    help="quality model: 'small' (CNN of notebook 05) or a cvkit.models.backbone "
-                         "name such as 'mobilenetv2' (needs far longer training on CPU)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "wsol.json"))
     args = ap.parse_args(argv)
     n = args.n or (200 if args.quick else 1000)
@@ -303,9 +298,9 @@ def main(argv=None):
                   f"{r['loop_s_extrapolated']:12.0f} | {r['speedup']:7.0f}x |")
     if args.quality:
         if args.quick:
-            res["quality"] = quality(400, 100, 48, 8, 200, args.backbone)
+            res["quality"] = quality(40, 200, 8, args.train)
         else:
-            res["quality"] = quality(800, 500, 48, 15, 1000, args.backbone)
+            res["quality"] = quality(500, 2000, 50, args.train)
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.exists() else {}
     old.update(res)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m cvkit tour | exercises``."""
+"""Command line: ``python -m cvkit tour | exercises | zoo``."""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +19,11 @@ def main(argv=None):
     ex.add_argument("--src", default="notebooks", help="folder of the notebooks")
     ex.add_argument("--out", default=None, help="output folder (default <src>/exercises)")
 
+    zoo = sub.add_parser("zoo", help="list the shipped models trained on shapes, or re-train one")
+    zoo.add_argument("action", nargs="?", choices=["list", "train"], default="list")
+    zoo.add_argument("names", nargs="*", metavar="NAME", help="entries to train (default: all)")
+    zoo.add_argument("--out", default=None, help="output folder (default: the package's zoo)")
+
     args = parser.parse_args(argv)
     if args.command == "tour":
         from cvkit.tour import run_tour
@@ -30,6 +35,20 @@ def main(argv=None):
 
         for path in write_student_copies(args.src, args.out):
             print(f"wrote {path}")
+    elif args.command == "zoo":
+        from cvkit.models import zoo as Z
+
+        if args.action == "train":
+            for name in args.names or sorted(Z.ZOO):
+                _, card = Z.train_zoo_model(name, args.out)
+                print(f"{name}: held-out {card['held_out']}, {card['train_seconds']} s")
+        else:
+            for name, entry in sorted(Z.ZOO.items()):
+                try:
+                    scores = Z.zoo_card(name, args.out)["held_out"]
+                except FileNotFoundError:
+                    scores = "not trained"
+                print(f"{name}: {entry.description}; held-out {scores}")
     return 0
 
 

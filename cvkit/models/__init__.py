@@ -9,6 +9,7 @@
 * ``metrics``: class accuracy, mean IoU, correct localization.
 * ``fcn``: transposed convolution, FCN-32s/16s/8s, the mask head.
 * ``batchnorm``, ``backprop``: the worked examples of notebook 08.
+* ``zoo``: :func:`pretrained` MobileNetV2 models trained on ``shapes``, shipped with cvkit.
 
 Submodules (and TensorFlow) are imported on first use, so ``import cvkit.models`` is cheap.
 """
@@ -52,10 +53,13 @@ _EXPORTS = {
     "batchnorm_forward": "batchnorm", "BatchNorm": "batchnorm", "fold_batchnorm": "batchnorm",
     "folded_layer": "batchnorm", "fold_batchnorm_model": "batchnorm",
     "small_batch_noise": "batchnorm",
+    # models trained on shapes, shipped with the package
+    "pretrained": "zoo", "train_zoo_model": "zoo", "zoo_data": "zoo", "zoo_card": "zoo",
+    "ZOO": "zoo", "ZooEntry": "zoo", "ZOO_DIR": "zoo",
 }
 
 _SUBMODULES = ("backbones", "heads", "multitask", "blocks", "losses", "metrics", "fcn",
-               "batchnorm", "backprop")
+               "batchnorm", "backprop", "zoo")
 
 __all__ = sorted(_EXPORTS) + ["load_model"]
 

@@ -1,6 +1,6 @@
-"""End to end on a classifier trained on `shapes`: the maps point at the object, a class the model
-did not predict gets a different map, and tf-keras-vis agrees on a trained model."""
-import keras
+"""End to end on the zoo's MobileNetV2 classifier trained on `shapes`: the maps point at the
+object, a class the model did not predict gets a different map, and tf-keras-vis agrees on a
+trained model."""
 import numpy as np
 import pytest
 
@@ -8,30 +8,13 @@ from cvkit import explain
 
 pytestmark = pytest.mark.slow
 
-SIZE = 48
-DATA = dict(image_size=SIZE, scale=(0.3, 0.6), distractors=(0, 0), classes=("circle", "triangle"))
-
 
 @pytest.fixture(scope="module")
 def trained():
-    from cvkit.datasets import shapes
+    """The zoo's MobileNetV2 CAM classifier (trained on shapes, shipped) and 100 held-out images."""
+    from cvkit.models import pretrained, zoo_data
 
-    train, test = shapes(800, seed=0, **DATA), shapes(100, seed=1, **DATA)
-    keras.utils.set_random_seed(0)
-    inp = keras.Input((SIZE, SIZE, 3))
-    x = inp
-    for i, f in enumerate([16, 32, 64, 96]):
-        x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = keras.layers.BatchNormalization(momentum=0.9)(x)
-        x = keras.layers.ReLU(name=f"relu{i}")(x)
-        if i < 3:
-            x = keras.layers.MaxPooling2D()(x)
-    g = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    out = keras.layers.Dense(2, activation="softmax", name="fc")(g)
-    model = keras.Model(inp, out)
-    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(train.images, train.labels, epochs=15, batch_size=32, verbose=0)
-    return model, test
+    return pretrained("shapes_cam_mobilenetv2"), zoo_data("shapes_cam_mobilenetv2", 100)
 
 
 def _max_inside_box(maps, boxes):
@@ -45,13 +28,15 @@ def _max_inside_box(maps, boxes):
 def test_maximum_falls_inside_the_object(trained):
     model, test = trained
     acc = float((model.predict(test.images, verbose=0).argmax(1) == test.labels).mean())
-    assert acc > 0.7, acc
+    assert acc > 0.85, acc
     rates = {f.__name__: _max_inside_box(f(model, test.images, class_index=test.labels), test.boxes)
              for f in (explain.cam, explain.grad_cam)}
     b = test.boxes
     chance = float(((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).mean())   # a random pixel's rate
     print("accuracy", acc, "max inside the box", rates, "chance", chance)
-    # measured (CPU, seed 0): accuracy 0.88, cam 0.53, grad_cam 0.53, chance about 0.2
+    # measured on these 100 held-out images: accuracy 1.00, maximum inside the box for 75 % (CAM)
+    # and 75 % (Grad-CAM); a random pixel 18 %
+    assert rates["cam"] > 0.5 and rates["grad_cam"] > 0.5, (rates, chance)   # "most images"
     assert rates["cam"] >= 2 * chance and rates["grad_cam"] >= 2 * chance, (rates, chance)
 
 
@@ -60,7 +45,7 @@ def test_other_class_gets_another_map(trained):
     x = test.images[:20]
     pred = model.predict(x, verbose=0).argmax(1)
     own = explain.grad_cam(model, x, class_index=pred)
-    other = explain.grad_cam(model, x, class_index=1 - pred)
+    other = explain.grad_cam(model, x, class_index=(pred + 1) % 4)
     diff = np.abs(own - other).mean(axis=(1, 2))
     assert (diff > 0.05).mean() >= 0.8, diff
     np.testing.assert_allclose(explain.grad_cam(model, x), own)   # None = the predicted class
@@ -77,10 +62,10 @@ def test_equal_to_tf_keras_vis_on_trained_model(trained):
     x, cls = test.images[:6], list(test.labels[:6])
     for peer_cls, ours_fn in ((Gradcam, explain.grad_cam), (GradcamPlusPlus, explain.grad_cam_plus_plus)):
         peer = peer_cls(model, model_modifier=ReplaceToLinear(), clone=True)
-        ref = np.asarray(peer(CategoricalScore(cls), x, penultimate_layer="relu3", seek_penultimate_conv_layer=False,
+        ref = np.asarray(peer(CategoricalScore(cls), x, penultimate_layer="out_relu", seek_penultimate_conv_layer=False,
                               expand_cam=False,
                               normalize_cam=False))
-        ours = ours_fn(model, x, class_index=cls, layer="relu3", upsample=False, normalize=False)
+        ours = ours_fn(model, x, class_index=cls, layer="out_relu", upsample=False, normalize=False)
         for a, b in zip(ours, ref):
             if np.ptp(a) == 0 and np.ptp(b) == 0:
                 continue
