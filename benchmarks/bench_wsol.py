@@ -215,8 +215,10 @@ def quality(n_test, rise_masks, aug_copies, train=False, seed=0):
     size = entry.image_size
     reports, times = [], {}
     methods = [("center_gaussian", {}), ("cam", {}), ("grad_cam", {}), ("grad_cam_plus_plus", {}),
-               ("layer_cam", {}), ("rise", {"n_masks": rise_masks, "seed": seed}),
-               (_augmented, {"n_augmentations": aug_copies, "max_shift": 30 * size / 224,
+               ("layer_cam", {})]
+    if rise_masks:     # N x n_masks forward passes: the slowest row by far on a CPU
+        methods.append(("rise", {"n_masks": rise_masks, "seed": seed}))
+    methods += [(_augmented, {"n_augmentations": aug_copies, "max_shift": 30 * size / 224,
                              "seed": seed})]
     for method, kw in methods:
         name = getattr(method, "__name__", method)
@@ -259,8 +261,8 @@ def markdown(res):
                   f"{q['card']['epochs']} epochs on {q['card']['n_train']} images with "
                   "`cvkit.models.train_zoo_model`"
                   f"{' in this run' if q['retrained'] else ''}; held-out accuracy "
-                  f"{q['test_accuracy']:.3f}; GT-known maps, 4 x 4 at the last layer; RISE with "
-                  f"{q['rise_masks']} masks; Augmented Grad-CAM with L = {q['aug_copies']} and "
+                  f"{q['test_accuracy']:.3f}; GT-known maps, 4 x 4 at the last layer; "
+                  f"{'RISE with ' + str(q['rise_masks']) + ' masks' if q['rise_masks'] else 'RISE left out (time)'}; Augmented Grad-CAM with L = {q['aug_copies']} and "
                   "FISTA):", "",
                   "| method | MaxBoxAcc | MaxBoxAccV2 | PxAP | top-1 loc | eval time (s) |",
                   "|---|---:|---:|---:|---:|---:|"]
@@ -280,6 +282,9 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=None, help="timing repeats (default 3, quick 1)")
     ap.add_argument("--quality", action="store_true",
                     help="also fill the quality table with the zoo's MobileNetV2 CAM classifier")
+    ap.add_argument("--n-test", type=int, default=500, help="held-out images of the quality table")
+    ap.add_argument("--rise-masks", type=int, default=500,
+                    help="RISE masks per image in the quality table (0 leaves RISE out)")
     ap.add_argument("--train", action="store_true",
                     help="re-train that classifier with its zoo recipe first (about 30 min)")
     ap.add_argument("--no-speed", action="store_true", help="skip the speed part")
@@ -300,7 +305,7 @@ def main(argv=None):
         if args.quick:
             res["quality"] = quality(40, 200, 8, args.train)
         else:
-            res["quality"] = quality(500, 2000, 50, args.train)
+            res["quality"] = quality(args.n_test, args.rise_masks, 32, args.train)
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.exists() else {}
     old.update(res)
