@@ -35,6 +35,7 @@ Shown in ``notebooks/04_augmented_gradcam.ipynb``.
 """
 from __future__ import annotations
 
+import collections
 import math
 import numbers
 import time
@@ -460,6 +461,30 @@ class AugmentationOperator:
         return tf.reshape(out, self.output_size).numpy()
 
 
+#: Operators kept for reuse (most recent last): building one at 224 px, L = 100, factor 32 takes
+#: about 0.6 s on 2 CPU cores and holds 4.6 M entries (about 90 MB), so two are kept.
+_OPERATOR_CACHE = collections.OrderedDict()
+_OPERATOR_CACHE_SIZE = 2
+
+
+def _operator_for(params, output_size, map_size, downsample):
+    """The :class:`AugmentationOperator` for these arguments, built once and then reused.
+
+    ``augmented_grad_cam`` draws the same augmentations for every call with the same seed, so a
+    loop over images builds the operator once. Keyed on the exact parameter bytes.
+    """
+    p = _as_params(params)
+    key = (p.shape, p.tobytes(), _as_size(output_size, "output_size"),
+           _as_size(map_size, "map_size"), downsample)
+    op = _OPERATOR_CACHE.pop(key, None)
+    if op is None:
+        op = AugmentationOperator(p, output_size, map_size, downsample)
+    _OPERATOR_CACHE[key] = op
+    while len(_OPERATOR_CACHE) > _OPERATOR_CACHE_SIZE:
+        _OPERATOR_CACHE.popitem(last=False)
+    return op
+
+
 def _as_size(size, name):
     if isinstance(size, numbers.Integral) and not isinstance(size, bool):
         size = (int(size), int(size))
@@ -742,7 +767,9 @@ def _solve_fista(h0, matrix, g, lambda_tv, lambda_energy, lipschitz, iterations,
 
 
 _DEFAULT_ITERATIONS = {"subgradient": 500, "adam": 200, "fista": 100}
-_DEFAULT_TOL = {"subgradient": 0.0, "adam": 0.0, "fista": 1e-4}
+# fista: on the benchmark's MobileNetV2 maps (224 px, L = 100, factor 32) 5e-4 stops after about
+# 20 iterations with h within 0.4 % (relative l2) of the map 800 iterations give.
+_DEFAULT_TOL = {"subgradient": 0.0, "adam": 0.0, "fista": 5e-4}
 
 
 def _check_low_res(low_res_maps):
@@ -825,14 +852,18 @@ def superresolve(low_res_maps, params, output_size, downsample="area", lambda_tv
         Largest number of iterations; default 500 / 200 / 100.
     tol : float, optional
         Relative improvement of the best objective over 10 iterations below which the solver
-        stops; default 0 (run all iterations) for 'subgradient' and 'adam', 1e-4 for 'fista'.
+        stops; default 0 (run all iterations) for 'subgradient' and 'adam', 5e-4 for 'fista'
+        (on 224 px maps at factor 32 that is about 20 iterations, and h within 0.4 % of the
+        converged map in relative l2 norm).
     init : None, 'zeros' or array (H, W)
         Starting point (default zeros, as the authors).
     step : float, optional
         :math:`\gamma_0` for 'subgradient', the learning rate for 'adam' (default 1e-3); not used
         by 'fista', whose step is :math:`1/(2\lVert M\rVert^2)`.
     operator : AugmentationOperator, optional
-        A built operator for these params and sizes, to skip building it again.
+        A built operator for these params and sizes. Without it the operator is built, or taken
+        from a small cache of the two most recently used ones (same params, sizes and
+        downsample), so repeated calls with the same augmentations build it once.
 
     Returns
     -------
@@ -880,7 +911,7 @@ def superresolve(low_res_maps, params, output_size, downsample="area", lambda_tv
             raise ValueError(f"`init` must have shape {size}; got {h0.shape}.")
         check_finite(h0, "init")
     if operator is None:
-        operator = AugmentationOperator(p, size, g.shape[1:], downsample)
+        operator = _operator_for(p, size, g.shape[1:], downsample)
     elif not isinstance(operator, AugmentationOperator):
         raise TypeError(f"`operator` must be an AugmentationOperator; got {type(operator).__name__}.")
     elif (operator.output_size != size or operator.map_size != g.shape[1:]
@@ -928,8 +959,10 @@ def superresolve(low_res_maps, params, output_size, downsample="area", lambda_tv
     return h.astype(np.float32), info
 
 
-#: FGP iterations per FISTA step (warm-started, so a few are enough).
-_FGP_INNER = 40
+#: FGP iterations per FISTA step (warm-started). An exact prox lets FISTA stop sooner: on the
+#: benchmark's MobileNetV2 maps (224 px, L = 100, factor 32) 100 inner steps reach the default
+#: tolerance in 21 iterations (1.1 s, h within 0.4 % of the converged map), 40 need 41 (1.8 s).
+_FGP_INNER = 100
 
 
 # --------------------------------------------------------------------------------------------
@@ -1045,7 +1078,10 @@ def augmented_grad_cam(model, image, class_index=None, layer=None, n_augmentatio
        .. math:: \min_h \sum_\ell \lVert D(A_\ell h) - g_\ell\rVert_2^2 + \lambda_{TV} TV(h)
                  + \lambda_e \lVert h \rVert_2^2
 
-    For a batch the same augmentations serve every image, so the operator is built once.
+    For a batch the same augmentations serve every image, so the operator is built once; it is
+    also kept for later calls with the same ``seed``, ``n_augmentations``, ``max_angle``,
+    ``max_shift`` and sizes (the two most recent operators are cached), which saves about 0.6 s
+    per call at 224 px with L = 100.
 
     Parameters
     ----------
@@ -1116,8 +1152,8 @@ def augmented_grad_cam(model, image, class_index=None, layer=None, n_augmentatio
         if g.shape[1] >= x.shape[1] or g.shape[2] >= x.shape[2]:
             raise ValueError(f"`layer` gives {g.shape[1:]} maps for {x.shape[1:3]} images: "
                              "nothing to super-resolve. Pick a deeper layer.")
-        if operator is None:
-            operator = AugmentationOperator(params, x.shape[1:3], g.shape[1:], downsample)
+        if operator is None:      # the same for every image; kept across calls with these params
+            operator = _operator_for(params, x.shape[1:3], g.shape[1:], downsample)
         h, info = superresolve(g, params, x.shape[1:3], downsample, lambda_tv, lambda_energy,
                                solver, iterations, tol, operator=operator)
         t3 = time.perf_counter()

@@ -467,3 +467,16 @@ def test_augmented_grad_cam_bad_input(tiny_model, tiny_images):
     first = tiny_model.layers[1].name            # full-resolution conv: nothing to super-resolve
     with pytest.raises(ValueError, match="`layer`"):
         A.augmented_grad_cam(tiny_model, tiny_images[0], layer=first, n_augmentations=2)
+
+
+def test_operator_cache_reuses_the_operator_for_equal_params_only():
+    p = A.random_augmentations(3, seed=5)
+    a = A._operator_for(p, 32, 4, "area")
+    assert A._operator_for(p.copy(), 32, 4, "area") is a
+    assert A._operator_for(p, 32, 4, "bilinear") is not a
+    q = p.copy()
+    q[1, 0] += 1e-3                                   # another angle: another operator
+    b = A._operator_for(q, 32, 4, "area")
+    assert b is not a
+    np.testing.assert_allclose(b(np.ones((32, 32))), A.AugmentationOperator(q, 32, 4)(np.ones((32, 32))))
+    assert len(A._OPERATOR_CACHE) <= A._OPERATOR_CACHE_SIZE
