@@ -631,51 +631,72 @@ def _stalled(best_hist, k, tol, window=10):
     return (k >= window) & (old - new < tol * tf.abs(new))
 
 
-@tf.function(reduce_retracing=True)
-def _solve_subgradient(h0, matrix, g, lambda_tv, lambda_energy, gamma0, iterations, tol):
-    """Subgradient descent with normalised diminishing steps gamma0 / sqrt(k + 1); keeps the best."""
+def _start(matrix, h0, g, lambda_tv, lambda_energy):
+    """Start time, M h0 and f(h0); the stamp is taken before the work (control dependency)."""
     start = tf.timestamp()
-    mh0 = _apply(matrix, h0)
-    f0 = _objective_tf(h0, mh0, g, lambda_tv, lambda_energy)
+    with tf.control_dependencies([start]):
+        mh0 = _apply(matrix, h0)
+    return start, mh0, _objective_tf(h0, mh0, g, lambda_tv, lambda_energy)
+
+
+def _drive(step, state, x0, f0, start, iterations, tol):
+    """The loop all three solvers share: ``state, x, f = step(k, state)`` until ``iterations`` or a
+    stall (:func:`_stalled`), recording f, the best f so far and a time stamp after each
+    iteration, and keeping the best iterate.
+
+    Returns the best x, the last x, k (iterations run), the iteration of the best x (1-based; 0 for
+    x0), the objective per iteration and the seconds since ``start`` after each iteration.
+    """
     hist = tf.TensorArray(tf.float32, size=iterations)
     best_hist = tf.TensorArray(tf.float32, size=iterations, clear_after_read=False)
     stamps = tf.TensorArray(tf.float64, size=iterations)
 
-    def body(k, h, mh, best, fbest, kbest, hist, best_hist, stamps, stop):
-        xi = _subgradient_tf(h, mh, matrix, g, lambda_tv, lambda_energy)
-        norm = tf.sqrt(tf.reduce_sum(xi * xi))
-        step = gamma0 / tf.sqrt(tf.cast(k, tf.float32) + 1.0) / tf.maximum(norm, 1e-12)
-        h = h - step * xi
-        mh = _apply(matrix, h)
-        f = _objective_tf(h, mh, g, lambda_tv, lambda_energy)
+    def body(k, state, x, best, fbest, kbest, hist, best_hist, stamps, stop):
+        state, x, f = step(k, state)
+        with tf.control_dependencies([f]):      # stamp once the iteration's work is done
+            stamp = tf.timestamp()
         better = f < fbest
-        best = tf.where(better, h, best)
+        best = tf.where(better, x, best)
         kbest = tf.where(better, k + 1, kbest)
         fbest = tf.minimum(f, fbest)
         hist = hist.write(k, f)
         best_hist = best_hist.write(k, fbest)
-        stamps = stamps.write(k, tf.timestamp())
-        stop = _stalled(best_hist, k, tol)
-        return k + 1, h, mh, best, fbest, kbest, hist, best_hist, stamps, stop
+        stamps = stamps.write(k, stamp)
+        return k + 1, state, x, best, fbest, kbest, hist, best_hist, stamps, _stalled(
+            best_hist, k, tol)
 
-    out = tf.while_loop(lambda k, *a: (k < iterations) & ~a[-1], body,
-                        (0, h0, mh0, h0, f0, 0, hist, best_hist, stamps, False))
-    k, _, _, best, fbest, kbest, hist, _, stamps, _ = out
-    return best, f0, hist.stack()[:k], stamps.stack()[:k] - start, kbest
+    k, _, x, best, _, kbest, hist, _, stamps, _ = tf.while_loop(
+        lambda k, *a: (k < iterations) & ~a[-1], body,
+        (0, state, x0, x0, f0, 0, hist, best_hist, stamps, False))
+    return best, x, k, kbest, hist.stack()[:k], stamps.stack()[:k] - start
+
+
+@tf.function(reduce_retracing=True)
+def _solve_subgradient(h0, matrix, g, lambda_tv, lambda_energy, gamma0, iterations, tol):
+    """Subgradient descent with normalised diminishing steps gamma0 / sqrt(k + 1); keeps the best."""
+    start, mh0, f0 = _start(matrix, h0, g, lambda_tv, lambda_energy)
+
+    def step(k, state):
+        h, mh = state
+        xi = _subgradient_tf(h, mh, matrix, g, lambda_tv, lambda_energy)
+        norm = tf.sqrt(tf.reduce_sum(xi * xi))
+        alpha = gamma0 / tf.sqrt(tf.cast(k, tf.float32) + 1.0) / tf.maximum(norm, 1e-12)
+        h = h - alpha * xi
+        mh = _apply(matrix, h)
+        return (h, mh), h, _objective_tf(h, mh, g, lambda_tv, lambda_energy)
+
+    best, _, _, kbest, hist, stamps = _drive(step, (h0, mh0), h0, f0, start, iterations, tol)
+    return best, f0, hist, stamps, kbest
 
 
 @tf.function(reduce_retracing=True)
 def _solve_adam(h0, matrix, g, lambda_tv, lambda_energy, lr, iterations, tol):
     """Adam on the objective (the authors' code path): beta1 0.9, beta2 0.999, eps 1e-8."""
-    start = tf.timestamp()
+    start, mh0, f0 = _start(matrix, h0, g, lambda_tv, lambda_energy)
     b1, b2, eps = 0.9, 0.999, 1e-8
-    mh0 = _apply(matrix, h0)
-    f0 = _objective_tf(h0, mh0, g, lambda_tv, lambda_energy)
-    hist = tf.TensorArray(tf.float32, size=iterations)
-    best_hist = tf.TensorArray(tf.float32, size=iterations, clear_after_read=False)
-    stamps = tf.TensorArray(tf.float64, size=iterations)
 
-    def body(k, h, mh, m, v, fbest, hist, best_hist, stamps, stop):
+    def step(k, state):
+        h, mh, m, v = state
         xi = _subgradient_tf(h, mh, matrix, g, lambda_tv, lambda_energy)
         t = tf.cast(k, tf.float32) + 1.0
         m = b1 * m + (1 - b1) * xi
@@ -683,21 +704,12 @@ def _solve_adam(h0, matrix, g, lambda_tv, lambda_energy, lr, iterations, tol):
         alpha = lr * tf.sqrt(1 - b2 ** t) / (1 - b1 ** t)
         h = h - alpha * m / (tf.sqrt(v) + eps)
         mh = _apply(matrix, h)
-        f = _objective_tf(h, mh, g, lambda_tv, lambda_energy)
-        fbest = tf.minimum(f, fbest)
-        hist = hist.write(k, f)
-        best_hist = best_hist.write(k, fbest)
-        stamps = stamps.write(k, tf.timestamp())
-        stop = _stalled(best_hist, k, tol)
-        return k + 1, h, mh, m, v, fbest, hist, best_hist, stamps, stop
+        return (h, mh, m, v), h, _objective_tf(h, mh, g, lambda_tv, lambda_energy)
 
     z = tf.zeros_like(h0)
-    out = tf.while_loop(lambda k, *a: (k < iterations) & ~a[-1], body,
-                        (0, h0, mh0, z, z, f0, hist, best_hist, stamps, False))
-    k, h = out[0], out[1]
-    hist, stamps = out[6], out[8]
+    _, last, k, _, hist, stamps = _drive(step, (h0, mh0, z, z), h0, f0, start, iterations, tol)
     # the authors keep the last iterate (Adam is not monotone on a non-smooth objective)
-    return h, f0, hist.stack()[:k], stamps.stack()[:k] - start, k
+    return last, f0, hist, stamps, k
 
 
 def _tv_prox(v, mu, py, px, inner):
@@ -725,18 +737,13 @@ def _tv_prox(v, mu, py, px, inner):
 def _solve_fista(h0, matrix, g, lambda_tv, lambda_energy, lipschitz, iterations, tol, inner):
     """FISTA with function-value restart; the smooth part is the data term, the prox handles
     lambda_tv TV + lambda_e ||h||^2 (a scaled TV prox, computed by warm-started FGP)."""
-    start = tf.timestamp()
+    start, mh0, f0 = _start(matrix, h0, g, lambda_tv, lambda_energy)
     tau = 1.0 / lipschitz
     shrink = 1.0 / (1.0 + 2.0 * tau * lambda_energy)
     mu = tf.maximum(lambda_tv * tau * shrink, 1e-12)
-    mh0 = _apply(matrix, h0)
-    f0 = _objective_tf(h0, mh0, g, lambda_tv, lambda_energy)
-    hist = tf.TensorArray(tf.float32, size=iterations)
-    best_hist = tf.TensorArray(tf.float32, size=iterations, clear_after_read=False)
-    stamps = tf.TensorArray(tf.float64, size=iterations)
-    z = tf.zeros_like(h0)
 
-    def body(k, x, xp, mx, mxp, t, f, py, px, best, fbest, kbest, hist, best_hist, stamps, stop):
+    def step(k, state):
+        x, xp, mx, mxp, t, f, py, px = state
         tn = (1.0 + tf.sqrt(1.0 + 4.0 * t * t)) / 2.0
         beta = (t - 1.0) / tn
         y = x + beta * (x - xp)
@@ -748,22 +755,12 @@ def _solve_fista(h0, matrix, g, lambda_tv, lambda_energy, lipschitz, iterations,
         mxn = _apply(matrix, xn)
         fn = _objective_tf(xn, mxn, g, lambda_tv, lambda_energy)
         tn = tf.where(fn > f, 1.0, tn)          # adaptive restart (O'Donoghue & Candes 2015)
-        better = fn < fbest
-        best = tf.where(better, xn, best)
-        kbest = tf.where(better, k + 1, kbest)
-        fbest = tf.minimum(fn, fbest)
-        hist = hist.write(k, fn)
-        best_hist = best_hist.write(k, fbest)
-        stamps = stamps.write(k, tf.timestamp())
-        stop = _stalled(best_hist, k, tol)
-        return (k + 1, xn, x, mxn, mx, tn, fn, py, px, best, fbest, kbest, hist, best_hist,
-                stamps, stop)
+        return (xn, x, mxn, mx, tn, fn, py, px), xn, fn
 
-    out = tf.while_loop(lambda k, *a: (k < iterations) & ~a[-1], body,
-                        (0, h0, h0, mh0, mh0, tf.constant(1.0), f0, z, z, h0, f0, 0, hist,
-                         best_hist, stamps, False))
-    k, best, kbest = out[0], out[9], out[11]
-    return best, f0, out[12].stack()[:k], out[14].stack()[:k] - start, kbest
+    z = tf.zeros_like(h0)
+    best, _, _, kbest, hist, stamps = _drive(
+        step, (h0, h0, mh0, mh0, tf.constant(1.0), f0, z, z), h0, f0, start, iterations, tol)
+    return best, f0, hist, stamps, kbest
 
 
 _DEFAULT_ITERATIONS = {"subgradient": 500, "adam": 200, "fista": 100}
