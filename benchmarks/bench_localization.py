@@ -78,7 +78,8 @@ def bench_training(args):
 
     keras.utils.set_random_seed(args.seed)
     model = localizer(len(train.class_names), input_shape=(args.size, args.size, 3),
-                      alpha=args.alpha, box_features=args.box_features)
+                      alpha=args.alpha, box_features=args.box_features,
+                      box_hidden=args.box_hidden)
     copied = 0
     if args.init == "zoo":
         # start from the backbone of the zoo's classifier (trained on shapes with labels only)
@@ -100,6 +101,13 @@ def bench_training(args):
             self.start = time.perf_counter()
             self.steps = 0
             self.epochs = 0
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if args.schedule == "cosine":
+                # cosine decay over the time budget: lr0 (1 + cos(pi t / budget)) / 2
+                frac = min((time.perf_counter() - self.start) / args.budget, 1.0)
+                self.model.optimizer.learning_rate.assign(
+                    args.lr * 0.5 * (1.0 + np.cos(np.pi * frac)))
 
         def on_train_batch_end(self, batch, logs=None):
             self.steps += 1
@@ -126,7 +134,8 @@ def bench_training(args):
                      f"MobileNetV2 alpha {args.alpha}, backbone of the zoo classifier "
                      f"({copied} layers)"),
         "init": args.init, "data": args.data,
-        "box_features": args.box_features, "box_loss": args.box_loss,
+        "box_features": args.box_features, "box_hidden": args.box_hidden,
+        "schedule": args.schedule, "box_loss": args.box_loss,
         "box_weight": args.box_weight, "lr": args.lr, "batch_size": args.batch_size,
         "image_size": args.size, "n_train": args.n_train, "n_test": args.n_test,
         "budget_s": args.budget, "train_wall_s": t_train, "epochs_run": budget.epochs,
@@ -152,6 +161,10 @@ def main(argv=None):
     p.add_argument("--box-loss", default="l2")
     p.add_argument("--box-weight", type=float, default=10.0)
     p.add_argument("--box-features", default="spatial", choices=["pooled", "spatial"])
+    p.add_argument("--box-hidden", type=int, default=0,
+                   help="units of a hidden ReLU layer in the box head (0: none)")
+    p.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
+                   help="learning rate: constant, or cosine decay to 0 over the time budget")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", default="scratch", choices=["scratch", "zoo"],
                    help="random backbone, or the backbone of the zoo's shapes classifier")

@@ -41,6 +41,26 @@ def test_localizer_spatial_box_head_and_initial_box(images):
         localizer(2, backbone=tiny_backbone(), box_features="both")
 
 
+def test_localizer_box_hidden_layer(images):
+    model = localizer(2, backbone=tiny_backbone(), box_features="spatial", box_hidden=16)
+    hidden = model.get_layer("box_hidden")
+    assert hidden.input.shape == (None, 8 * 8 * 32) and hidden.output.shape == (None, 16)
+    assert model.get_layer("localizer").input.shape == (None, 16)
+    _, boxes = model.predict(images, verbose=0)
+    # the box is sigmoid(relu(flat @ W1 + b1) @ W2 + b2): reproduce it from the layers' weights
+    flat = keras.Model(model.inputs, model.get_layer("box_flatten").output).predict(images,
+                                                                                   verbose=0)
+    w1, b1 = hidden.get_weights()
+    w2, b2 = model.get_layer("localizer").get_weights()
+    w2 = np.random.default_rng(0).normal(size=w2.shape).astype(np.float32)
+    model.get_layer("localizer").set_weights([w2, b2])
+    _, boxes = model.predict(images, verbose=0)
+    ref = 1 / (1 + np.exp(-(np.maximum(flat @ w1 + b1, 0) @ w2 + b2)))
+    np.testing.assert_allclose(boxes, ref, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="`box_hidden`"):
+        localizer(2, backbone=tiny_backbone(), box_hidden=-1)
+
+
 def test_localizer_binary_and_linear_variants(images):
     model = localizer(1, backbone=tiny_backbone(), box_activation="linear")
     assert model.get_layer("classifier").activation.__name__ == "sigmoid"
