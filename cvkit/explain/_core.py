@@ -191,6 +191,53 @@ def _candidates_message(model):
         "The model has no layer with a 4-D output larger than 1 x 1."
 
 
+def resolve_layer(model, layer, name="layer", candidates=None, refs=None, none_ok=False):
+    """A layer of ``model`` by name, path or identity, nested models included (no shape check).
+
+    Parameters
+    ----------
+    model : keras.Model
+    layer : str or keras.layers.Layer
+        A name (searched in the top model first, then deeper: the outermost match wins), a path
+        through nested models (``'backbone/Conv_1'``), or the layer object.
+    name : str
+        The argument's name in error messages.
+    candidates : callable, optional
+        ``candidates(model)`` -> text listing layers to choose from, appended to the error when
+        nothing matches (default: the convolutional candidates of a class activation map).
+    refs : list of LayerRef, optional
+        ``list(_walk(model))`` when the caller has it already.
+    none_ok : bool
+        Whether the caller accepts None (said in the TypeError for other types).
+
+    Returns
+    -------
+    LayerRef
+
+    Shared by :func:`find_layer` and :func:`cvkit.visualize.find_layer`.
+    """
+    keras = _keras()
+    refs = list(_walk(model)) if refs is None else refs
+    listing = _candidates_message if candidates is None else candidates
+    if isinstance(layer, str):
+        if "/" in layer:
+            matches = [r for r in refs if r.name == layer]
+        else:
+            matches = sorted((r for r in refs if r.layer.name == layer), key=lambda r: len(r.path))
+        if not matches:
+            raise ValueError(f"`{name}`: no layer named {layer!r} in model {model.name!r}. "
+                             + listing(model))
+    elif isinstance(layer, keras.layers.Layer):
+        matches = [r for r in refs if r.layer is layer]
+        if not matches:
+            raise ValueError(f"`{name}`: the layer object {layer.name!r} is not part of model "
+                             f"{model.name!r}. " + listing(model))
+    else:
+        raise TypeError(f"`{name}` must be {'None, ' if none_ok else ''}a layer name (str) or a "
+                        f"keras layer; got {type(layer).__name__} {layer!r}"[:300])
+    return matches[0]
+
+
 def find_layer(model, layer=None):
     """Resolve the target layer of a class activation map.
 
@@ -209,7 +256,6 @@ def find_layer(model, layer=None):
     LayerRef
     """
     _check_model(model)
-    keras = _keras()
     refs = list(_walk(model))
     if layer is None:
         for ref in reversed(refs):
@@ -220,24 +266,7 @@ def find_layer(model, layer=None):
                 return ref
         raise ValueError("`layer=None`: found no layer with a 4-D output larger than 1 x 1 in "
                          f"model {model.name!r}; give `layer` explicitly.")
-    if isinstance(layer, str):
-        if "/" in layer:
-            matches = [r for r in refs if r.name == layer]
-        else:
-            matches = sorted((r for r in refs if r.layer.name == layer), key=lambda r: len(r.path))
-        if not matches:
-            raise ValueError(f"`layer`: no layer named {layer!r} in model {model.name!r}. "
-                             + _candidates_message(model))
-        ref = matches[0]
-    elif isinstance(layer, keras.layers.Layer):
-        matches = [r for r in refs if r.layer is layer]
-        if not matches:
-            raise ValueError(f"`layer`: the layer object {layer.name!r} is not part of model "
-                             f"{model.name!r}. " + _candidates_message(model))
-        ref = matches[0]
-    else:
-        raise TypeError(f"`layer` must be None, a layer name (str) or a keras layer; got "
-                        f"{type(layer).__name__} {layer!r}.")
+    ref = resolve_layer(model, layer, refs=refs, none_ok=True)
     shape = _output_shape(ref.layer, ref.parent(model))
     if shape is not None and not _is_spatial(shape):
         raise ValueError(f"`layer`: {ref.name!r} has output shape {shape}, not a 4-D (N, H, W, C) "

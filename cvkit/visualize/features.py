@@ -126,22 +126,12 @@ def find_layer(model, layer, name="layer"):
     tuple of keras.layers.Layer
         The path from a top-level layer of ``model`` down to the layer.
     """
+    from ..explain._core import resolve_layer
+
     _graph(model)
-    paths = list(_walk_layers(model))
-    if isinstance(layer, str):
-        if "/" in layer:
-            hits = [p for p, _ in paths if "/".join(l.name for l in p) == layer]
-        else:
-            hits = [p for p, l in paths if l.name == layer]
-    elif hasattr(layer, "name") and hasattr(layer, "weights"):
-        hits = [p for p, l in paths if l is layer]
-    else:
-        raise TypeError(f"`{name}` must be a layer name or a keras layer; got "
-                        f"{type(layer).__name__} {layer!r}"[:200])
-    if not hits:
-        raise ValueError(f"`{name}`={getattr(layer, 'name', layer)!r} is not a layer of "
-                         f"`model`; its layers are: {_layer_names(model)}.")
-    return min(hits, key=len)
+    ref = resolve_layer(model, layer, name,
+                        candidates=lambda m: f"Its layers are: {_layer_names(m)}.")
+    return ref.path + (ref.layer,)
 
 
 def _tap_model(model, paths, with_outputs=False):

@@ -72,8 +72,10 @@ def test_find_layer_top_level_nested_and_by_path(nested):
 
 
 def test_find_layer_bad_input(cnn):
-    with pytest.raises(ValueError, match="`layer`='nope' is not a layer"):
+    with pytest.raises(ValueError, match="`layer`: no layer named 'nope'.*Its layers are: c1, p1"):
         F.find_layer(cnn, "nope")
+    with pytest.raises(ValueError, match="`layers`: no layer named 'nope'"):
+        F.feature_maps(cnn, np.zeros((1, 32, 32, 3), np.float32), ["c1", "nope"])
     with pytest.raises(TypeError, match="`layer` must be a layer name"):
         F.find_layer(cnn, 3)
     with pytest.raises(TypeError, match="`model` must be a Keras functional"):
