@@ -1110,6 +1110,16 @@ def augmented_grad_cam(model, image, class_index=None, layer=None, n_augmentatio
     np.ndarray
         float32 (H, W) for one image, (N, H, W) for a batch; with ``return_info`` also the info.
 
+    Notes
+    -----
+    The default solves the paper's problem to convergence. That minimiser is not always the better
+    explanation: on the zoo's ``shapes`` MobileNetV2 (4 x 4 maps) it localizes worse than plain
+    Grad-CAM, while the warp-back mean and the authors' unconverged 200 Adam steps
+    (``solver='adam'``) localize better (``benchmarks/RESULTS.md``). The Grad-CAMs of the copies
+    are not exact views of one map (a CNN is not equivariant), and an exact fit builds plateaus
+    that follow the cells; few steps from zero stay near the back-projection
+    :math:`\sum_\ell A_\ell^T D^T g_\ell`, which is what the mean computes.
+
     See ``notebooks/04_augmented_gradcam.ipynb``; the baselines are :func:`upsample_baseline` and
     :func:`warp_back_baseline`.
     """

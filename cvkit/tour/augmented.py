@@ -83,4 +83,6 @@ def run(ctx):
             ax.axis("off")
     ctx.save(fig, "classifier",
              f"Augmented Grad-CAM ({n_aug} copies, FISTA) of the zoo's MobileNetV2 trained on "
-             "shapes, against its plain Grad-CAM up-sampled bilinearly (true class explained)")
+             "shapes, against its plain Grad-CAM up-sampled bilinearly (true class explained); "
+             "finer is not better placed: on this model the exact solution localizes worse than "
+             "Grad-CAM (benchmarks/RESULTS.md, notebook 04)")
