@@ -93,19 +93,17 @@ def _nodes(graph):
     return out
 
 
-def _walk_layers(model, prefix=()):
-    """Yield (path, layer) for every layer, descending into nested models, in graph order."""
-    for layer in _graph(model).layers:
-        if type(layer).__name__ == "InputLayer":
-            continue
-        path = prefix + (layer,)
-        yield path, layer
-        if _is_model(layer):
-            yield from _walk_layers(layer, path)
+def _walk_layers(model):
+    """Every layer of ``model`` with its nesting (``LayerRef``), nested models expanded in place:
+    the walk of :mod:`cvkit.explain`, after checking that ``model`` has a graph to walk."""
+    from ..explain._core import _walk
+
+    _graph(model)
+    return list(_walk(model))
 
 
 def _layer_names(model, limit=12):
-    names = ["/".join(l.name for l in p) for p, _ in _walk_layers(model)]
+    names = [ref.name for ref in _walk_layers(model)]
     more = f" ... ({len(names)} in all)" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
 
@@ -128,8 +126,7 @@ def find_layer(model, layer, name="layer"):
     """
     from ..explain._core import resolve_layer
 
-    _graph(model)
-    ref = resolve_layer(model, layer, name,
+    ref = resolve_layer(model, layer, name, refs=_walk_layers(model),
                         candidates=lambda m: f"Its layers are: {_layer_names(m)}.")
     return ref.path + (ref.layer,)
 
@@ -252,7 +249,7 @@ def conv_filters(model, layer=None, rgb=None):
     Notebook: ``08_inside_cnns.ipynb`` (filters).
     """
     if layer is None:
-        convs = [l for _, l in _walk_layers(model) if type(l).__name__ in _CONV_TYPES]
+        convs = [r.layer for r in _walk_layers(model) if type(r.layer).__name__ in _CONV_TYPES]
         if not convs:
             raise ValueError("`model` has no convolution layer (Conv2D, DepthwiseConv2D or "
                              "SeparableConv2D); there are no filters to show.")

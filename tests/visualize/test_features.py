@@ -44,7 +44,7 @@ def nested():
 def positive_weights(model):
     """Every kernel a positive constant 1/fan-in, biases 0, batch norms the identity: no path
     through the network can be switched off, so the gradient reaches the whole receptive field."""
-    for lay in [lay for _, lay in F._walk_layers(model)]:
+    for lay in [ref.layer for ref in F._walk_layers(model)]:
         for v in lay.weights:
             name = v.path.split("/")[-1]
             shape = tuple(v.shape)
