@@ -1142,7 +1142,6 @@ def augmented_grad_cam(model, image, class_index=None, layer=None, n_augmentatio
         from ._core import class_indices, get_probe
 
         cls = class_indices(class_index, len(x), get_probe(model, layer).n_classes)
-    operator = None
     maps, infos = [], []
     p_tf = tf.constant(params)
     for i in range(len(x)):
@@ -1159,10 +1158,9 @@ def augmented_grad_cam(model, image, class_index=None, layer=None, n_augmentatio
         if g.shape[1] >= x.shape[1] or g.shape[2] >= x.shape[2]:
             raise ValueError(f"`layer` gives {g.shape[1:]} maps for {x.shape[1:3]} images: "
                              "nothing to super-resolve. Pick a deeper layer.")
-        if operator is None:      # the same for every image; kept across calls with these params
-            operator = _operator_for(params, x.shape[1:3], g.shape[1:], downsample)
+        # the operator is the same for every image: superresolve builds it once (its cache)
         h, info = superresolve(g, params, x.shape[1:3], downsample, lambda_tv, lambda_energy,
-                               solver, iterations, tol, operator=operator)
+                               solver, iterations, tol)
         t3 = time.perf_counter()
         if normalize:
             h = normalize_maps(h)
