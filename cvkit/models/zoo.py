@@ -50,6 +50,7 @@ class ZooEntry:
     batch_size: int = 64
     lr: float = 2e-3
     warmup_epochs: float = 1.0
+    box_loss: str = "l2"             # localizer: 'l2', 'smooth_l1' or 'giou'
     box_weight: float = 10.0
     seed: int = 0
     train_seed: int = 0              # seed of the training images
@@ -142,7 +143,7 @@ def pretrained(name, directory=None):
     if e.builder == "localizer":
         import keras
 
-        model.compile(keras.optimizers.Adam(e.lr), box_loss="l2", box_weight=e.box_weight)
+        model.compile(keras.optimizers.Adam(e.lr), box_loss=e.box_loss, box_weight=e.box_weight)
     return model
 
 
@@ -194,7 +195,8 @@ def train_zoo_model(name, directory=None, n_train=None, epochs=None, n_test=500,
     .. math:: \eta_t = \tfrac{\eta}{2}\,\bigl(1 + \cos(\pi\, t / T)\bigr),
 
     batch ``batch_size``, seeded with ``seed`` (``keras.utils.set_random_seed``); the localizer
-    uses the multitask loss :math:`\mathcal{L}_{cls} + \alpha\,\mathcal{L}_{box}` with L2 boxes.
+    uses the multitask loss :math:`\mathcal{L}_{cls} + \alpha\,\mathcal{L}_{box}` with the
+    entry's ``box_loss`` (GIoU trains boxes much faster than L2: benchmarks/RESULTS.md).
     The card records the held-out scores on ``n_test`` images of ``test_seed``.
 
     Parameters
@@ -238,7 +240,8 @@ def train_zoo_model(name, directory=None, n_train=None, epochs=None, n_test=500,
     schedule = keras.optimizers.schedules.CosineDecay(e.lr / 10, total, warmup_target=e.lr,
                                                       warmup_steps=warmup)
     if e.builder == "localizer":
-        model.compile(keras.optimizers.Adam(schedule), box_loss="l2", box_weight=e.box_weight)
+        model.compile(keras.optimizers.Adam(schedule), box_loss=e.box_loss,
+                      box_weight=e.box_weight)
         targets = {"classifier": train.labels, "localizer": train.boxes}
     else:
         model.compile(keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy",

@@ -62,12 +62,13 @@ def test_zoo_bad_input(tmp_path):
 def test_localizer_entry_trains_and_loads(tmp_path, monkeypatch):
     entry = Z.ZooEntry(builder="localizer", description="tiny localizer", image_size=32,
                        data={"scale": (0.4, 0.8), "distractors": (0, 0)},
-                       builder_kwargs={"box_features": "spatial"})
+                       builder_kwargs={"box_features": "spatial"}, box_loss="giou")
     monkeypatch.setitem(Z.ZOO, "tiny_localizer", entry)
     model, card = Z.train_zoo_model("tiny_localizer", tmp_path, n_train=16, epochs=1, n_test=8,
                                     verbose=0)
     assert set(card["held_out"]) >= {"accuracy", "mean_iou", "correct_localization"}
     back = Z.pretrained("tiny_localizer", tmp_path)
+    assert model.box_loss == back.box_loss == "giou" and card["recipe"]["box_loss"] == "giou"
     x = Z.zoo_data("tiny_localizer", 4).images
     for a, b in zip(back.predict(x, verbose=0), model.predict(x, verbose=0)):
         np.testing.assert_allclose(a, b, atol=1e-5)
