@@ -179,16 +179,6 @@ def speed(n, ref_n, repeats, seed=0):
 ZOO_NAME = "shapes_cam_mobilenetv2"
 
 
-def _augmented(model, images, class_index=None, **kw):
-    """Augmented Grad-CAM as an ``evaluate`` method (one solve per image, shared augmentations)."""
-    from cvkit.explain import augmented_grad_cam
-
-    return augmented_grad_cam(model, images, class_index=class_index, **kw)
-
-
-_augmented.__name__ = "augmented_grad_cam"
-
-
 def quality(n_test, rise_masks, aug_copies, train=False, seed=0):
     """WSOL table of the zoo's MobileNetV2 CAM classifier on held-out ``shapes``.
 
@@ -198,6 +188,7 @@ def quality(n_test, rise_masks, aug_copies, train=False, seed=0):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tempfile
 
+    from cvkit.explain import augmented_grad_cam
     from cvkit.models import ZOO, pretrained, train_zoo_model, zoo_card, zoo_data
     from cvkit.wsol import evaluate, report_table
 
@@ -218,7 +209,8 @@ def quality(n_test, rise_masks, aug_copies, train=False, seed=0):
                ("layer_cam", {})]
     if rise_masks:     # N x n_masks forward passes: the slowest row by far on a CPU
         methods.append(("rise", {"n_masks": rise_masks, "seed": seed}))
-    methods += [(_augmented, {"n_augmentations": aug_copies, "max_shift": 30 * size / 224,
+    # evaluate() takes the callable as it is: (model, images, class_index=...) -> maps
+    methods += [(augmented_grad_cam, {"n_augmentations": aug_copies, "max_shift": 30 * size / 224,
                              "seed": seed})]
     for method, kw in methods:
         name = getattr(method, "__name__", method)
