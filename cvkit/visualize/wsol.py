@@ -159,7 +159,8 @@ def plot_activation_histogram(maps, masks=None, ax=None, bins=50, label=None):
     ax.set_xlabel("activation")
     ax.set_ylabel("density")
     ax.set_xlim(0, 1)
-    ax.legend(fontsize=8)
+    # a fixed corner: 'best' searches over every bar (slow, and matplotlib warns)
+    ax.legend(fontsize=8, loc="upper right")
     ax.set_title("map activations")
     return fig
 
