@@ -7,8 +7,8 @@ from .formats import (DatasetFormatError, LocalizationRecords, load_csv, load_cu
                       load_oxford_pet)
 from .pipeline import (classification_pipeline, localization_pipeline, make_pipeline,
                        segmentation_pipeline)
-from .synthetic import CLASS_NAMES, ShapesDataset, mask_to_box, shapes
+from .synthetic import CLASS_NAMES, PRESETS, ShapesDataset, mask_to_box, shapes
 
-__all__ = ["CLASS_NAMES", "ShapesDataset", "mask_to_box", "shapes", "make_pipeline",
+__all__ = ["CLASS_NAMES", "PRESETS", "ShapesDataset", "mask_to_box", "shapes", "make_pipeline",
            "classification_pipeline", "localization_pipeline", "segmentation_pipeline",
            "DatasetFormatError", "LocalizationRecords", "load_csv", "load_cub200", "load_oxford_pet"]

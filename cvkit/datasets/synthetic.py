@@ -184,8 +184,21 @@ def _draw_distractors(rng, img, count, size, scale_max):
         img[rr, cc] = colour
 
 
+#: named data settings of :func:`shapes` (``preset=``): each zoo model and notebook draws its
+#: images from one of these, so that held-out images are drawn exactly as the training ones.
+PRESETS = {
+    # the default: small objects among many distractors (hard)
+    "default": dict(scale=(0.1, 0.6), distractors=(3, 8), min_contrast=0.25),
+    # the zoo's 128 px models (CAM / WSOL classifiers, localizer): one clear object, few distractors
+    "zoo": dict(scale=(0.3, 0.6), distractors=(0, 2), min_contrast=0.4),
+    # the small CNN of "inside CNNs" at 64 px: large objects, at most one distractor
+    "easy": dict(scale=(0.4, 0.8), distractors=(0, 1), min_contrast=0.5),
+}
+_DEFAULTS = PRESETS["default"]
+
+
 def shapes(n, image_size=128, seed=0, classes=("circle", "square", "triangle", "star"),
-           n_objects=1, scale=(0.1, 0.6), distractors=(3, 8), min_contrast=0.25):
+           n_objects=1, scale=None, distractors=None, min_contrast=None, preset=None):
     """Generate the synthetic ``shapes`` dataset.
 
     Parameters
@@ -201,13 +214,17 @@ def shapes(n, image_size=128, seed=0, classes=("circle", "square", "triangle", "
         At least 2 names from :data:`CLASS_NAMES`; labels follow this order.
     n_objects : int or (int, int)
         Objects per image, or an inclusive range drawn per image. Objects never overlap.
-    scale : (float, float)
-        Range of an object's size (diameter of its circumscribed circle) as a fraction of the side.
-    distractors : (int, int)
-        Inclusive range of the number of distractors per image.
-    min_contrast : float
+    scale : (float, float), optional
+        Range of an object's size (diameter of its circumscribed circle) as a fraction of the side
+        (default ``(0.1, 0.6)``).
+    distractors : (int, int), optional
+        Inclusive range of the number of distractors per image (default ``(3, 8)``).
+    min_contrast : float, optional
         Minimum Euclidean RGB distance between an object's colour and the mean background colour
-        under it, so that every object is visible.
+        under it, so that every object is visible (default 0.25).
+    preset : str, optional
+        A named setting of :data:`PRESETS` (``'default'``, ``'zoo'``, ``'easy'``) for ``scale``,
+        ``distractors`` and ``min_contrast``; an argument you also pass overrides the preset's.
 
     Returns
     -------
@@ -220,7 +237,18 @@ def shapes(n, image_size=128, seed=0, classes=("circle", "square", "triangle", "
     >>> ds = shapes(8, image_size=64, seed=1)
     >>> ds.images.shape, ds.boxes.shape, ds.masks.shape
     ((8, 64, 64, 3), (8, 4), (8, 64, 64))
+    >>> shapes(2, image_size=64, seed=1, preset="zoo").images.shape
+    (2, 64, 64, 3)
     """
+    if preset is None:
+        base = _DEFAULTS
+    elif isinstance(preset, str) and preset in PRESETS:
+        base = PRESETS[preset]
+    else:
+        raise ValueError(f"`preset` must be None or one of {sorted(PRESETS)}; got {preset!r}.")
+    scale = base["scale"] if scale is None else scale
+    distractors = base["distractors"] if distractors is None else distractors
+    min_contrast = base["min_contrast"] if min_contrast is None else min_contrast
     n = check_int(n, "n", minimum=1)
     size = check_int(image_size, "image_size", minimum=16)
     seed = check_int(seed, "seed", minimum=0)

@@ -22,8 +22,11 @@ _EXPORTS = {
     "BACKBONES": "backbones",
     "ImagePreprocess": "backbones",
     "feature_layer_name": "backbones",
+    "dilate": "backbones",
+    "OUTPUT_STRIDES": "backbones",
     "localizer": "heads",
     "cam_classifier": "heads",
+    "small_cnn": "heads",
     "keypoint_regressor": "heads",
     "normalize_keypoints": "heads",
     "denormalize_keypoints": "heads",
@@ -55,7 +58,9 @@ _EXPORTS = {
     "small_batch_noise": "batchnorm",
     # models trained on shapes, shipped with the package
     "pretrained": "zoo", "train_zoo_model": "zoo", "zoo_data": "zoo", "zoo_card": "zoo",
-    "ZOO": "zoo", "ZooEntry": "zoo", "ZOO_DIR": "zoo",
+    "ZOO": "zoo", "ZooEntry": "zoo", "ZOO_DIR": "zoo", "fit_classifier": "zoo",
+    "fit_localizer": "zoo", "score_classifier": "zoo", "score_localizer": "zoo",
+    "score_cam": "zoo", "warmup_cosine": "zoo",
 }
 
 _SUBMODULES = ("backbones", "heads", "multitask", "blocks", "losses", "metrics", "fcn",

@@ -29,7 +29,7 @@ from keras import layers
 from .._validate import check_choice, check_float
 
 __all__ = ["BACKBONES", "backbone", "mini_resnet", "ImagePreprocess", "check_input_shape",
-           "feature_layer_name"]
+           "feature_layer_name", "OUTPUT_STRIDES", "dilate"]
 
 #: supported backbone families: name -> (keras.applications constructor name, preprocessing mode,
 #: name of the last feature layer in the flat model).
@@ -42,6 +42,10 @@ BACKBONES = {
 
 _ALIASES = {"mobilenet_v2": "mobilenetv2", "efficientnet_b0": "efficientnetb0",
             "resnet_50": "resnet50"}
+
+#: output strides each family can be built with (see :func:`dilate`)
+OUTPUT_STRIDES = {"mobilenetv2": (32, 16, 8), "resnet50": (32, 16, 8), "efficientnetb0": (32,),
+                  "miniresnet": (32,)}
 
 #: the smallest input side the backbones accept (five stride-2 stages: 32 px gives a 1x1 map).
 MIN_SIZE = 32
@@ -189,8 +193,109 @@ def _build_app(key, input_shape, alpha, weights, input_tensor=None):
         raise
 
 
+def _native_strides(model, size):
+    """Stride (a power of 2) of each layer's input in the undilated ``model`` of input side
+    ``size``: ``size / h_in`` rounded in log2 (odd sizes round their maps up)."""
+    out = {}
+    for layer in model.layers:
+        try:
+            h = layer.input.shape[1]
+        except (AttributeError, ValueError, IndexError, TypeError):
+            continue
+        if h:
+            out[layer.name] = int(2 ** round(np.log2(size / h)))
+    return out
+
+
+def _dilation_plan(model, size, output_stride):
+    """Config changes that turn ``model`` into its output-stride-``output_stride`` twin."""
+    stride_in = _native_strides(model, size)
+    plan, convs = {}, (layers.Conv2D, layers.DepthwiseConv2D)
+    for layer in model.layers:
+        if not isinstance(layer, convs):
+            continue
+        cfg, s_in = layer.get_config(), stride_in.get(layer.name, 1)
+        k, s = cfg["kernel_size"][0], cfg["strides"][0]
+        if s_in < output_stride and not (s > 1 and s_in * s > output_stride):
+            continue                      # before the cut: unchanged
+        change = {}
+        if s > 1:                         # would pass the output stride: keep the resolution
+            change.update(strides=(1, 1), padding="same")
+        rate = max(1, s_in // output_stride)
+        if k > 1 and rate > 1:
+            change.update(dilation_rate=(rate, rate), padding="same")
+        if change:
+            plan[layer.name] = change
+    for layer in model.layers:            # explicit padding of a conv that no longer strides
+        if isinstance(layer, layers.ZeroPadding2D) and layer.name.endswith("_pad"):
+            if plan.get(layer.name[:-4] + "_depthwise", {}).get("strides") == (1, 1):
+                plan[layer.name] = "identity"
+    return plan
+
+
+def dilate(model, output_stride, input_size=None):
+    r"""Rebuild a backbone with output stride 16 or 8 by dilating instead of striding.
+
+    The "à trous" trick of DeepLab: every convolution that would bring the feature map below
+    :math:`1/\text{output\_stride}` of the input keeps its resolution (stride 1), and every
+    later :math:`k \times k` convolution (k > 1) is dilated by
+
+    .. math:: r = \frac{s_{in}}{\text{output\_stride}}
+
+    where :math:`s_{in}` is the stride its input had in the original network. Each filter then
+    samples the same input pixels as before, so the weights keep their meaning (ImageNet or any
+    trained weights load unchanged), and the original map is a sub-sampling of the new one:
+    for MobileNetV2 ``f_32[i] = f_16[2i + 1] = f_8[4i + 3]`` exactly (inference mode), for
+    ResNet50 ``f_32[i] = f_16[2i] = f_8[4i]``. Maps get 2x or 4x finer; the cost of the later
+    layers grows by the same factor squared.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional backbone (flat :func:`backbone` or a ``keras.applications`` model) with its
+        weights.
+    output_stride : {8, 16, 32}
+        32 returns ``model`` itself.
+    input_size : int, optional
+        Input side used to read the native strides (default: the model's input height).
+
+    Returns
+    -------
+    keras.Model
+        Same layer names and weights; last map ``ceil(H / output_stride)`` on a side.
+
+    Examples
+    --------
+    >>> fe = backbone('mobilenetv2', input_shape=(64, 64, 3), alpha=0.35)
+    >>> dilate(fe, 8).output.shape
+    (None, 8, 8, 1280)
+    """
+    check_choice(output_stride, "output_stride", (8, 16, 32))
+    if output_stride == 32:
+        return model
+    size = input_size or model.inputs[0].shape[1]
+    if not size:
+        raise ValueError("`model` must have a fixed input height to be dilated; pass `input_size`.")
+    plan = _dilation_plan(model, size, output_stride)
+
+    def clone(layer):
+        change = plan.get(layer.name)
+        if change == "identity":
+            return layers.Identity(name=layer.name)
+        cfg = layer.get_config()
+        cfg.update(change or {})
+        return layer.__class__.from_config(cfg)
+
+    new = keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        if layer.weights:
+            new.get_layer(layer.name).set_weights(layer.get_weights())
+            new.get_layer(layer.name).trainable = layer.trainable
+    return new
+
+
 def backbone(name="mobilenetv2", input_shape=(224, 224, 3), alpha=1.0, weights=None,
-             trainable=True, nested=False, preprocess=True, bn_momentum="auto"):
+             trainable=True, nested=False, preprocess=True, bn_momentum="auto", output_stride=32):
     """Build a convolutional feature extractor that takes images in [0, 1].
 
     Parameters
@@ -220,19 +325,31 @@ def backbone(name="mobilenetv2", input_shape=(224, 224, 3), alpha=1.0, weights=N
         for a few hundred steps then predicts garbage in inference mode although it trains well.
         ``'auto'`` sets 0.9 when ``weights=None`` and keeps the network's own otherwise; ``None``
         always keeps it.
+    output_stride : {32, 16, 8}
+        Ratio of the input side to the last map's side. 16 and 8 (MobileNetV2, ResNet50) keep
+        the later stages at a finer resolution by dilated convolutions (:func:`dilate`): the
+        same weights, 2x or 4x finer maps, e.g. CAMs of 16 x 16 instead of 4 x 4 at 128 px
+        ("positioning the GAP layer at layers with larger spatial dimensions", without losing
+        the depth of the network).
 
     Returns
     -------
     keras.Model
-        Maps (N, H, W, 3) images to the last feature map (N, h, w, C), with h = ceil(H / 32).
+        Maps (N, H, W, 3) images to the last feature map (N, h, w, C), with
+        h = ceil(H / output_stride).
 
     Examples
     --------
     >>> fe = backbone('mobilenetv2', input_shape=(96, 96, 3), alpha=0.35)
     >>> fe.output.shape
     (None, 3, 3, 1280)
+    >>> backbone('mobilenetv2', input_shape=(96, 96, 3), alpha=0.35, output_stride=8).output.shape
+    (None, 12, 12, 1280)
     """
     key = _resolve_name(name)
+    if output_stride not in OUTPUT_STRIDES[key] or isinstance(output_stride, bool):
+        raise ValueError(f"`output_stride` must be one of {OUTPUT_STRIDES[key]} for backbone "
+                         f"{key!r}; got {output_stride!r}.")
     input_shape = check_input_shape(input_shape)
     alpha = check_float(alpha, "alpha", minimum=0.0, strict_min=True)
     if key not in ("mobilenetv2", "miniresnet") and alpha != 1.0:
@@ -252,7 +369,7 @@ def backbone(name="mobilenetv2", input_shape=(224, 224, 3), alpha=1.0, weights=N
     inputs = keras.Input(shape=input_shape, name="image")
     x = ImagePreprocess(mode, name="preprocess")(inputs) if preprocess else inputs
     if nested:
-        app = _build_app(key, input_shape, alpha, weights)
+        app = dilate(_build_app(key, input_shape, alpha, weights), output_stride)
         app.trainable = trainable
         out = app(x, training=None)
         model = keras.Model(inputs, out, name=f"{key}_backbone")
@@ -262,7 +379,8 @@ def backbone(name="mobilenetv2", input_shape=(224, 224, 3), alpha=1.0, weights=N
         for layer in app.layers:
             if layer.weights:
                 layer.trainable = trainable
-        model = keras.Model(inputs, app.output, name=f"{key}_backbone")
+        model = dilate(keras.Model(inputs, app.output, name=f"{key}_backbone"), output_stride)
+        app = model
     if bn_momentum is not None:
         for layer in app.layers:
             if isinstance(layer, layers.BatchNormalization):

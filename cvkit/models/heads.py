@@ -23,7 +23,7 @@ from .._validate import check_choice, check_float, check_int
 from .backbones import backbone as _backbone
 from .multitask import LocalizationModel
 
-__all__ = ["localizer", "cam_classifier", "keypoint_regressor", "normalize_keypoints",
+__all__ = ["localizer", "cam_classifier", "small_cnn", "keypoint_regressor", "normalize_keypoints",
            "denormalize_keypoints", "CAM_DENSE", "CAM_POOL"]
 
 #: name of the dense layer of :func:`cam_classifier` (its kernel holds the CAM weights w_k^c).
@@ -32,16 +32,20 @@ CAM_DENSE = "predictions"
 CAM_POOL = {"avg": "gap", "max": "gmp"}
 
 
-def _features(backbone, input_shape, alpha, weights, trainable, nested):
+def _features(backbone, input_shape, alpha, weights, trainable, nested, output_stride=32):
     """A backbone by name, or the caller's own feature extractor (a keras.Model with 4-D output)."""
     if isinstance(backbone, keras.Model):
         shape = backbone.outputs[0].shape if len(backbone.outputs) == 1 else None
         if shape is None or len(shape) != 4 or len(backbone.inputs) != 1:
             raise ValueError("`backbone` given as a keras.Model must have one input and one 4-D "
                              f"output (N, h, w, C); got outputs {[o.shape for o in backbone.outputs]}.")
+        if output_stride != 32:
+            raise ValueError("`output_stride` applies to a backbone given by name; got a "
+                             f"keras.Model with output_stride={output_stride!r}. Dilate your own "
+                             "model with cvkit.models.dilate(model, output_stride).")
         return backbone
     return _backbone(backbone, input_shape=input_shape, alpha=alpha, weights=weights,
-                     trainable=trainable, nested=nested)
+                     trainable=trainable, nested=nested, output_stride=output_stride)
 
 
 def _check_dropout(dropout):
@@ -57,7 +61,7 @@ def _pool(x, pooling):
 
 def localizer(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3), alpha=1.0,
               weights=None, dropout=0.0, box_activation="sigmoid", trainable=True, nested=False,
-              pooling="avg", box_features="pooled", box_hidden=0,
+              pooling="avg", box_features="pooled", box_hidden=0, output_stride=32,
               name="object_localization_model"):
     """Two-headed localization model: class probabilities and one box per image.
 
@@ -95,6 +99,8 @@ def localizer(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3), al
         (default) maps the features linearly to the box, as in the course. The box corners are a
         non-linear function of where the object's features fire, so a hidden layer lets the head
         place them more precisely (``benchmarks/bench_localization.py`` measures it).
+    output_stride : {32, 16, 8}
+        See :func:`cvkit.models.backbone` (finer feature maps by dilation).
     name : str
 
     Returns
@@ -116,7 +122,7 @@ def localizer(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3), al
     check_choice(box_activation, "box_activation", ("sigmoid", "linear"))
     check_choice(box_features, "box_features", ("pooled", "spatial"))
     box_hidden = check_int(box_hidden, "box_hidden", minimum=0)
-    bb = _features(backbone, input_shape, alpha, weights, trainable, nested)
+    bb = _features(backbone, input_shape, alpha, weights, trainable, nested, output_stride)
     x = _pool(bb.output, pooling)
     if dropout > 0:
         x = layers.Dropout(dropout, name="dropout")(x)
@@ -144,7 +150,7 @@ def localizer(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3), al
 
 def cam_classifier(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3), alpha=1.0,
                    pooling="avg", weights=None, nested=False, trainable=True, dropout=0.0,
-                   name="cam_classifier"):
+                   output_stride=32, name="cam_classifier"):
     """Backbone + global pooling + one dense layer: the classifier that CAM needs.
 
     The class score is linear in the pooled features, so the class activation map is
@@ -169,6 +175,9 @@ def cam_classifier(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3
     dropout : float
         Optional dropout between pooling and the dense layer (identity at inference: CAM is
         unchanged).
+    output_stride : {32, 16, 8}
+        Side of the input over the side of the CAM: 8 gives 16 x 16 maps at 128 px instead of
+        4 x 4 (dilated later stages, :func:`cvkit.models.backbone`).
 
     Returns
     -------
@@ -178,13 +187,66 @@ def cam_classifier(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3
     num_classes = check_int(num_classes, "num_classes", minimum=1)
     dropout = _check_dropout(dropout)
     check_choice(pooling, "pooling", ("avg", "max"))
-    bb = _features(backbone, input_shape, alpha, weights, trainable, nested)
+    bb = _features(backbone, input_shape, alpha, weights, trainable, nested, output_stride)
     x = _pool(bb.output, pooling)
     if dropout > 0:
         x = layers.Dropout(dropout, name="dropout")(x)
     out = layers.Dense(num_classes, activation="sigmoid" if num_classes == 1 else "softmax",
                        name=CAM_DENSE)(x)
     return keras.Model(bb.inputs[0], out, name=name)
+
+
+def small_cnn(num_classes=4, input_shape=(64, 64, 3), batchnorm=True, bn_momentum=0.9,
+              widths=(16, 32, 64, 64), name="small_cnn"):
+    """The small CNN of "looking inside CNNs": four conv blocks and a softmax head.
+
+    Blocks ``conv{i}`` (5x5 then 3x3, 'same', no bias when followed by BN) -> ``bn{i}`` ->
+    ``relu{i}`` -> ``pool{i}`` (2x2 max-pool, not after the last block), then GAP (``'gap'``) and
+    ``Dense`` (``'probs'``). Inputs in [0, 1] are mapped to [-1, 1] by the first layer.
+
+    Parameters
+    ----------
+    num_classes : int >= 2
+    input_shape : tuple (H, W, 3)
+    batchnorm : bool
+        ``False`` builds the same network without batch normalization (convolutions with bias):
+        the twin of the course's "advantages of batch norm" comparison.
+    bn_momentum : float in (0, 1)
+        Momentum of the BN running averages. 0.9 (Keras' default 0.99) lets them settle within
+        a short CPU run; with 0.99 and a few hundred steps the model is at chance in inference
+        mode while it learns in training mode, the train/inference gap of the course notes.
+    widths : 4 ints
+        Channels of the four blocks.
+
+    Returns
+    -------
+    keras.Model
+        Probabilities (N, num_classes).
+
+    Examples
+    --------
+    >>> small_cnn(4).output.shape
+    (None, 4)
+    """
+    num_classes = check_int(num_classes, "num_classes", minimum=2)
+    if not isinstance(batchnorm, bool):
+        raise TypeError(f"`batchnorm` must be True or False; got {batchnorm!r}.")
+    bn_momentum = check_float(bn_momentum, "bn_momentum", minimum=0.0, maximum=1.0)
+    widths = tuple(check_int(c, "widths", minimum=1) for c in widths)
+    if len(widths) != 4:
+        raise ValueError(f"`widths` must hold 4 channel counts; got {widths}.")
+    inp = keras.Input(shape=tuple(input_shape))
+    x = layers.Rescaling(2.0, -1.0, name="scale")(inp)
+    for i, (ch, k) in enumerate(zip(widths, (5, 3, 3, 3)), start=1):
+        x = layers.Conv2D(ch, k, padding="same", use_bias=not batchnorm, name=f"conv{i}")(x)
+        if batchnorm:
+            x = layers.BatchNormalization(momentum=bn_momentum, name=f"bn{i}")(x)
+        x = layers.ReLU(name=f"relu{i}")(x)
+        if i < 4:
+            x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    out = layers.Dense(num_classes, activation="softmax", name="probs")(x)
+    return keras.Model(inp, out, name=name)
 
 
 def keypoint_regressor(num_keypoints, backbone="mobilenetv2", input_shape=(224, 224, 3),

@@ -1,26 +1,28 @@
 """Models trained on ``shapes``, shipped with cvkit so that notebooks run offline and fast.
 
-Training a MobileNetV2 from scratch takes minutes to tens of minutes on a laptop CPU, longer than a
-notebook cell should. The zoo holds a few such models, trained once by :func:`train_zoo_model`
-with a fixed seed and recipe, their weights stored in ``cvkit/models/zoo/`` (a few MB) next to a
-JSON card with the recipe and the held-out scores. :func:`pretrained` rebuilds the architecture
-with the builder of :mod:`cvkit.models.heads` and loads the weights: nothing is downloaded.
+Training a MobileNetV2 from scratch takes tens of minutes on a laptop CPU, longer than a notebook
+cell should. The zoo holds the models the notebooks, the tour and the benchmarks explain, each
+trained once by :func:`train_zoo_model` with a fixed seed and recipe, its weights stored as
+float16 in ``cvkit/models/zoo/`` next to a JSON card with the recipe, where and how long it
+trained, and its held-out scores. :func:`pretrained` rebuilds the architecture and loads the
+weights: nothing is downloaded.
+
+An entry is *any builder and its training function*: ``builder`` names a function that returns
+an uncompiled Keras model (a name of :mod:`cvkit.models` or ``'package.module:function'``),
+``trainer`` a function that trains it in place, ``evaluator`` one that scores it on held-out
+images; ``init_from`` starts it from another entry's weights (the course's recipe: a backbone
+pre-trained on the task, new heads). Later entries (a decoder, a detector) add their own three
+functions and nothing else.
 
 Re-train any entry with ``python -m cvkit zoo train NAME`` (same seed, same data, same recipe);
 ``python -m cvkit zoo`` lists the entries and their scores.
-
-Entries
--------
-``'shapes_cam_mobilenetv2'``
-    :func:`cam_classifier` (MobileNetV2, alpha 0.35, GAP -> Dense), 4 classes of ``shapes``: the
-    classifier of the CAM, Grad-CAM, Augmented Grad-CAM and WSOL notebooks and benchmarks.
-
-The recipe also covers :func:`localizer` entries (``builder='localizer'``: class and box heads
-trained with the multitask loss); none is shipped yet.
 """
 from __future__ import annotations
 
+import importlib
 import json
+import os
+import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +31,9 @@ import numpy as np
 
 from .._validate import check_choice, check_int
 
-__all__ = ["ZOO", "ZooEntry", "pretrained", "train_zoo_model", "zoo_data", "zoo_card", "ZOO_DIR"]
+__all__ = ["ZOO", "ZooEntry", "pretrained", "train_zoo_model", "zoo_data", "zoo_card", "ZOO_DIR",
+           "fit_classifier", "fit_localizer", "score_classifier", "score_localizer", "score_cam",
+           "warmup_cosine"]
 
 #: folder of the shipped weights and cards
 ZOO_DIR = Path(__file__).with_name("zoo")
@@ -37,33 +41,58 @@ ZOO_DIR = Path(__file__).with_name("zoo")
 
 @dataclass(frozen=True)
 class ZooEntry:
-    """Recipe of one zoo model: architecture, data and training (all that reproduces it)."""
+    """Recipe of one zoo model: architecture, data and training (all that reproduces it).
 
-    builder: str                      # 'cam_classifier' or 'localizer'
+    ``builder(num_classes, input_shape=(s, s, 3), **builder_kwargs)`` makes the model,
+    ``trainer(model, train, **train)`` trains it (``train`` is the held data set drawn with
+    ``shapes(n_train, image_size, seed=train_seed, preset=preset)``) and
+    ``evaluator(model, test)`` returns the card's held-out scores. ``builder``, ``trainer`` and
+    ``evaluator`` are names in :mod:`cvkit.models` / this module or ``'module:function'``.
+    """
+
+    builder: str
     description: str
+    trainer: str = "fit_classifier"
+    evaluator: str = "score_classifier"
+    preset: str = "zoo"
     image_size: int = 128
-    alpha: float = 0.35
-    data: dict = field(default_factory=dict)      # keyword arguments of shapes()
+    num_classes: int = 4
     builder_kwargs: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    init_from: str | None = None
     n_train: int = 8000
-    epochs: int = 14
-    batch_size: int = 64
-    lr: float = 2e-3
-    warmup_epochs: float = 1.0
-    box_loss: str = "l2"             # localizer: 'l2', 'smooth_l1' or 'giou'
-    box_weight: float = 10.0
     seed: int = 0
     train_seed: int = 0              # seed of the training images
     test_seed: int = 12345           # seed of the held-out images of the card
 
 
-_DATA = {"scale": (0.3, 0.6), "distractors": (0, 2), "min_contrast": 0.4}
+_MNV2 = {"alpha": 0.35, "weights": None}
 
 #: the entries: name -> :class:`ZooEntry`
 ZOO = {
     "shapes_cam_mobilenetv2": ZooEntry(
-        builder="cam_classifier", data=dict(_DATA),
-        description="MobileNetV2 (alpha 0.35) + GAP + Dense, 4 shapes classes, 128 px"),
+        builder="cam_classifier", builder_kwargs=dict(_MNV2),
+        description="MobileNetV2 (alpha 0.35) + GAP + Dense, 4 shapes classes, 128 px, "
+                    "output stride 32 (4 x 4 maps)",
+        train=dict(epochs=14, batch_size=64, lr=2e-3, warmup_epochs=1.0)),
+    "shapes_wsol_mobilenetv2": ZooEntry(
+        builder="cam_classifier", builder_kwargs=dict(_MNV2, output_stride=8),
+        description="the same classifier at output stride 8 (dilated, 16 x 16 maps), fine-tuned: "
+                    "the WSOL classifier of CAM, Grad-CAM, Augmented Grad-CAM and WSOL",
+        init_from="shapes_cam_mobilenetv2", evaluator="score_cam", n_train=8000,
+        train=dict(epochs=3, batch_size=64, lr=1e-3, warmup_epochs=0.0)),
+    "shapes_localizer_mobilenetv2": ZooEntry(
+        builder="localizer", trainer="fit_localizer", evaluator="score_localizer",
+        builder_kwargs=dict(_MNV2, box_features="spatial", box_hidden=256),
+        description="MobileNetV2 (alpha 0.35) backbone of shapes_cam_mobilenetv2 + class head + "
+                    "box head (hidden ReLU 256), GIoU loss: the multitask localizer, 128 px",
+        init_from="shapes_cam_mobilenetv2", n_train=6000,
+        train=dict(epochs=4, batch_size=32, lr=2e-3, warmup_epochs=0.0, box_loss="giou",
+                   box_weight=5.0)),
+    "shapes_small_cnn": ZooEntry(
+        builder="small_cnn", preset="easy", image_size=64, n_train=6000,
+        description="small CNN (4 x conv-BN-ReLU, 3 max-pools, GAP, Dense) of 'inside CNNs', 64 px",
+        train=dict(epochs=12, batch_size=64, lr=2e-3, warmup_epochs=0.5)),
 }
 
 
@@ -73,16 +102,40 @@ def _entry(name):
     return ZOO[name]
 
 
+def _resolve(spec, what):
+    """A function from a name of cvkit.models / this module, or 'module:function'."""
+    if callable(spec):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"`{what}` must be a function name or 'module:function'; got {spec!r}.")
+    if ":" in spec:
+        module, _, attr = spec.partition(":")
+        fn = getattr(importlib.import_module(module), attr, None)
+    else:
+        import cvkit.models as M
+
+        fn = globals().get(spec) or getattr(M, spec, None)
+    if not callable(fn):
+        raise ValueError(f"`{what}` {spec!r} does not name a function (use a name of "
+                         "cvkit.models or 'package.module:function').")
+    return fn
+
+
 def _paths(name, directory):
     d = ZOO_DIR if directory is None else Path(directory)
     return d / f"{name}.weights.h5", d / f"{name}.json"
 
 
 def zoo_data(name, n, seed=None):
-    """``shapes`` images drawn like the entry's training data (same settings, your seed).
+    """``shapes`` images drawn like the entry's training data (same preset, your seed).
 
     ``seed=None`` gives the held-out images of the card (the entry's ``test_seed``), never seen in
     training.
+
+    Examples
+    --------
+    >>> zoo_data("shapes_small_cnn", 2).images.shape
+    (2, 64, 64, 3)
     """
     from ..datasets import shapes
 
@@ -91,25 +144,35 @@ def zoo_data(name, n, seed=None):
     if seed == e.train_seed:
         raise ValueError(f"`seed` {seed} is the training seed of {name!r}; pick another seed to get "
                          "held-out images.")
-    return shapes(check_int(n, "n", minimum=1), image_size=e.image_size, seed=seed, **e.data)
+    return shapes(check_int(n, "n", minimum=1), image_size=e.image_size, seed=seed,
+                  preset=e.preset)
 
 
 def _build(e):
-    from . import heads
-
-    fn = getattr(heads, e.builder)
-    return fn(4, input_shape=(e.image_size, e.image_size, 3), alpha=e.alpha, weights=None,
-              **e.builder_kwargs)
+    fn = _resolve(e.builder, "builder")
+    return fn(e.num_classes, input_shape=(e.image_size, e.image_size, 3), **e.builder_kwargs)
 
 
 def zoo_card(name, directory=None):
-    """The JSON card of a trained entry: recipe, held-out scores, training time."""
+    """The JSON card of a trained entry: recipe, held-out scores, training time and machine."""
     _entry(name)
     _, card = _paths(name, directory)
     if not card.exists():
         raise FileNotFoundError(f"no card for {name!r} at {card}; train it with "
                                 f"`python -m cvkit zoo train {name}`.")
-    return json.loads(card.read_text())
+    try:
+        return json.loads(card.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the card of {name!r} at {card} is not valid JSON ({exc}); re-train it "
+                         f"with `python -m cvkit zoo train {name}`.") from exc
+
+
+def _compile_for_inference(e, model):
+    if e.trainer == "fit_localizer":
+        import keras
+
+        model.compile(keras.optimizers.Adam(), box_loss=e.train.get("box_loss", "l2"),
+                      box_weight=e.train.get("box_weight", 10.0))
 
 
 def pretrained(name, directory=None):
@@ -130,8 +193,10 @@ def pretrained(name, directory=None):
 
     Examples
     --------
-    >>> model = pretrained("shapes_cam_mobilenetv2")          # doctest: +SKIP
-    >>> test = zoo_data("shapes_cam_mobilenetv2", 100)        # doctest: +SKIP
+    >>> model = pretrained("shapes_small_cnn")
+    >>> test = zoo_data("shapes_small_cnn", 64)
+    >>> float((model.predict(test.images, verbose=0).argmax(1) == test.labels).mean()) > 0.9
+    True
     """
     e = _entry(name)
     weights, _ = _paths(name, directory)
@@ -139,12 +204,125 @@ def pretrained(name, directory=None):
         raise FileNotFoundError(f"no weights for {name!r} at {weights}; train them with "
                                 f"`python -m cvkit zoo train {name}` (or pass `directory`).")
     model = _build(e)
-    model.load_weights(weights)
-    if e.builder == "localizer":
-        import keras
-
-        model.compile(keras.optimizers.Adam(e.lr), box_loss=e.box_loss, box_weight=e.box_weight)
+    try:
+        model.load_weights(weights)
+    except Exception as exc:  # h5py / Keras raise many kinds for a truncated or foreign file
+        raise ValueError(f"the weights file of {name!r} at {weights} is corrupt or belongs to "
+                         f"another model ({type(exc).__name__}: {exc}); re-train it with "
+                         f"`python -m cvkit zoo train {name}`.") from exc
+    _compile_for_inference(e, model)
     return model
+
+
+def warmup_cosine(lr, steps, warmup_steps=0):
+    r"""Adam's schedule of the zoo: linear warm-up from :math:`\eta/10` to :math:`\eta`, then
+
+    .. math:: \eta_t = \tfrac{\eta}{2}\,\bigl(1 + \cos(\pi\, t / T)\bigr).
+
+    Examples
+    --------
+    >>> s = warmup_cosine(1e-3, 100)
+    >>> round(float(s(0)), 6), round(float(s(50)), 6), round(float(s(100)), 6)
+    (0.001, 0.0005, 0.0)
+    """
+    import keras
+
+    steps = check_int(steps, "steps", minimum=1)
+    warmup_steps = check_int(warmup_steps, "warmup_steps", minimum=0)
+    if warmup_steps == 0:
+        return keras.optimizers.schedules.CosineDecay(lr, steps)
+    return keras.optimizers.schedules.CosineDecay(lr / 10, max(steps - warmup_steps, 1),
+                                                  warmup_target=lr, warmup_steps=warmup_steps)
+
+
+def _schedule(n, epochs, batch_size, lr, warmup_epochs):
+    steps_per_epoch = -(-n // batch_size)
+    warm = int(round(warmup_epochs * steps_per_epoch))
+    return warmup_cosine(lr, epochs * steps_per_epoch, warm)
+
+
+def fit_classifier(model, train, epochs=10, batch_size=64, lr=2e-3, warmup_epochs=1.0,
+                   callbacks=(), verbose=0):
+    """Train a classifier on ``train.images`` / ``train.labels``: sparse cross-entropy, Adam with
+    :func:`warmup_cosine`. Returns the Keras ``History``."""
+    import keras
+
+    model.compile(keras.optimizers.Adam(_schedule(len(train.labels), epochs, batch_size, lr,
+                                                  warmup_epochs)),
+                  "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model.fit(train.images, train.labels, batch_size=batch_size, epochs=epochs,
+                     verbose=verbose, callbacks=list(callbacks))
+
+
+def fit_localizer(model, train, epochs=4, batch_size=32, lr=2e-3, warmup_epochs=0.0,
+                  box_loss="giou", box_weight=5.0, callbacks=(), verbose=0):
+    r"""Train a :func:`cvkit.models.localizer` with the multitask loss
+    :math:`\mathcal{L}_{cls} + \alpha\,\mathcal{L}_{box}` (``box_loss``, :math:`\alpha` =
+    ``box_weight``), Adam with :func:`warmup_cosine`. Returns the Keras ``History``."""
+    import keras
+
+    model.compile(keras.optimizers.Adam(_schedule(len(train.labels), epochs, batch_size, lr,
+                                                  warmup_epochs)),
+                  box_loss=box_loss, box_weight=box_weight)
+    return model.fit(train.images, {"classifier": train.labels, "localizer": train.boxes},
+                     batch_size=batch_size, epochs=epochs, verbose=verbose,
+                     callbacks=list(callbacks))
+
+
+def score_classifier(model, test):
+    """Held-out accuracy."""
+    probs = model.predict(test.images, batch_size=100, verbose=0)
+    return {"accuracy": float(np.mean(probs.argmax(1) == test.labels))}
+
+
+def score_localizer(model, test):
+    """Held-out accuracy, mean IoU and correct localization (class right and IoU >= 0.5)."""
+    from .metrics import localization_scores
+
+    probs, boxes = model.predict(test.images, batch_size=100, verbose=0)
+    s = localization_scores(test.labels, test.boxes, probs, boxes)
+    return {"accuracy": float(s["accuracy"]), "mean_iou": float(s["mean_iou"]),
+            "correct_localization": float(s["correct_localization"])}
+
+
+def score_cam(model, test):
+    """Accuracy and the CAM's localization on held-out images: MaxBoxAcc, MaxBoxAccV2, PxAP of the
+    true class's CAM (:func:`cvkit.wsol.evaluate`), the course's recipe (threshold at 0.3 of the
+    max, largest component, box: IoU >= 0.5) and how often the map's maximum is in the box."""
+    from ..explain import cam
+    from ..wsol import evaluate
+    from ..wsol.boxes import recipe_boxes, peak_in_box
+    from ..boxes import iou
+
+    out = score_classifier(model, test)
+    rep = evaluate(model, test, "cam", progress=False, keep_maps=False).summary()
+    maps = cam(model, test.images, class_index=test.labels)
+    ious = np.asarray(iou(recipe_boxes(maps, 0.3), test.boxes))
+    out.update({"cam_maxboxacc": float(rep["MaxBoxAcc"]), "cam_maxboxacc_v2":
+                float(rep["MaxBoxAccV2"]), "cam_pxap": float(rep["PxAP"]),
+                "cam_best_tau": float(rep["best tau"]),
+                "cam_recipe_iou50": float(np.mean(ious >= 0.5)),
+                "cam_peak_in_box": float(np.mean(peak_in_box(maps, test.boxes)))})
+    return out
+
+
+def _init_from(model, parent):
+    """Copy the weights of zoo entry ``parent`` into the layers of ``model`` with the same name and
+    weight shapes; returns how many layers were initialised."""
+    src = pretrained(parent)
+    done = 0
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        try:
+            other = src.get_layer(layer.name)
+        except ValueError:
+            continue
+        vals = other.get_weights()
+        if [v.shape for v in vals] == [tuple(w.shape) for w in layer.weights]:
+            layer.set_weights(vals)
+            done += 1
+    return done
 
 
 def _save_float16(bare, values, path):
@@ -174,30 +352,22 @@ def _save_float16(bare, values, path):
             copy(src, dst)
 
 
-def _evaluate(e, model, test):
-    if e.builder == "localizer":
-        from .metrics import localization_scores
+def _machine():
+    import tensorflow as tf
 
-        probs, boxes = model.predict(test.images, batch_size=100, verbose=0)
-        s = localization_scores(test.labels, test.boxes, probs, boxes)
-        return {"accuracy": float(s["accuracy"]), "mean_iou": float(s["mean_iou"]),
-                "correct_localization": float(s["correct_localization"])}
-    probs = model.predict(test.images, batch_size=100, verbose=0)
-    return {"accuracy": float(np.mean(probs.argmax(1) == test.labels))}
+    gpus = tf.config.list_physical_devices("GPU")
+    kind = f"GPU ({len(gpus)})" if gpus else f"CPU ({os.cpu_count()} cores)"
+    return f"{kind}, {platform.machine()}"
 
 
 def train_zoo_model(name, directory=None, n_train=None, epochs=None, n_test=500, verbose=1):
-    r"""Train a zoo entry from scratch with its recipe and write its weights and card.
+    """Train a zoo entry with its recipe and write its float16 weights and card.
 
-    Recipe: ``shapes(n_train, seed=train_seed, **data)``, Adam with a linear warm-up from
-    :math:`\eta/10` to :math:`\eta` over ``warmup_epochs`` and a cosine decay to 0,
-
-    .. math:: \eta_t = \tfrac{\eta}{2}\,\bigl(1 + \cos(\pi\, t / T)\bigr),
-
-    batch ``batch_size``, seeded with ``seed`` (``keras.utils.set_random_seed``); the localizer
-    uses the multitask loss :math:`\mathcal{L}_{cls} + \alpha\,\mathcal{L}_{box}` with the
-    entry's ``box_loss`` (GIoU trains boxes much faster than L2: benchmarks/RESULTS.md).
-    The card records the held-out scores on ``n_test`` images of ``test_seed``.
+    Recipe: ``shapes(n_train, image_size, seed=train_seed, preset=preset)``, the entry's
+    ``builder`` (seeded with ``seed`` through ``keras.utils.set_random_seed``), the weights of
+    ``init_from`` where layer names and shapes match, then ``trainer(model, data, **train)``.
+    The weights are rounded to float16 before scoring, so the card's held-out scores (on
+    ``n_test`` images of ``test_seed``, by ``evaluator``) are those of the shipped file.
 
     Parameters
     ----------
@@ -216,63 +386,55 @@ def train_zoo_model(name, directory=None, n_train=None, epochs=None, n_test=500,
         The trained model and its card.
     """
     import keras
+    import tensorflow as tf
 
     from ..datasets import shapes
 
     e = _entry(name)
     n_train = e.n_train if n_train is None else check_int(n_train, "n_train", minimum=1)
-    epochs = e.epochs if epochs is None else check_int(epochs, "epochs", minimum=1)
+    train_kwargs = dict(e.train)
+    if epochs is not None:
+        train_kwargs["epochs"] = check_int(epochs, "epochs", minimum=1)
     n_test = check_int(n_test, "n_test", minimum=1)
     check_choice(verbose, "verbose", (0, 1))
     weights, card_path = _paths(name, directory)
     weights.parent.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
-    train = shapes(n_train, image_size=e.image_size, seed=e.train_seed, **e.data)
+    train = shapes(n_train, image_size=e.image_size, seed=e.train_seed, preset=e.preset)
     test = zoo_data(name, n_test)
     t_data = time.perf_counter() - t0
 
     keras.utils.set_random_seed(e.seed)
     model = _build(e)
-    steps_per_epoch = -(-n_train // e.batch_size)
-    warmup = int(round(e.warmup_epochs * steps_per_epoch))
-    total = max(epochs * steps_per_epoch - warmup, 1)
-    schedule = keras.optimizers.schedules.CosineDecay(e.lr / 10, total, warmup_target=e.lr,
-                                                      warmup_steps=warmup)
-    if e.builder == "localizer":
-        model.compile(keras.optimizers.Adam(schedule), box_loss=e.box_loss,
-                      box_weight=e.box_weight)
-        targets = {"classifier": train.labels, "localizer": train.boxes}
-    else:
-        model.compile(keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        targets = train.labels
+    n_init = _init_from(model, e.init_from) if e.init_from else 0
+    n_epochs = train_kwargs.get("epochs")
 
     class _Log(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            if verbose:
-                shown = {k: v for k, v in (logs or {}).items()
-                         if k in ("loss", "accuracy", "mean_iou")}
-                print(f"{name} epoch {epoch + 1}/{epochs} {time.perf_counter() - t1:7.1f} s  "
-                      + "  ".join(f"{k} {v:.3f}" for k, v in shown.items()), flush=True)
+            shown = {k: v for k, v in (logs or {}).items()
+                     if k in ("loss", "accuracy", "mean_iou")}
+            print(f"{name} epoch {epoch + 1}/{n_epochs} {time.perf_counter() - t1:7.1f} s  "
+                  + "  ".join(f"{k} {v:.3f}" for k, v in shown.items()), flush=True)
 
     t1 = time.perf_counter()
-    model.fit(train.images, targets, batch_size=e.batch_size, epochs=epochs, verbose=0,
-              callbacks=[_Log()])
+    _resolve(e.trainer, "trainer")(model, train, callbacks=[_Log()] if verbose else [],
+                                   **train_kwargs)
     t_train = time.perf_counter() - t1
-    # ship the weights rounded to float16 (half the file, same held-out accuracy); the returned
+    # ship the weights rounded to float16 (half the file, same held-out scores); the returned
     # model and the card's scores are those of the rounded weights, i.e. of the shipped file
     rounded = [w.astype(np.float16).astype(w.dtype) if w.dtype == np.float32 else w
                for w in model.get_weights()]
     model.set_weights(rounded)
-    scores = _evaluate(e, model, test)
+    scores = _resolve(e.evaluator, "evaluator")(model, test)
     _save_float16(_build(e), rounded, weights)
-    import tensorflow as tf
-
-    card = {"name": name, "recipe": asdict(e), "n_train": n_train, "epochs": epochs,
-            "recipe_overridden": (n_train != e.n_train or epochs != e.epochs),
+    card = {"name": name, "recipe": asdict(e), "n_train": n_train, "train": train_kwargs,
+            "recipe_overridden": (n_train != e.n_train or train_kwargs != e.train),
+            "initialised_layers": n_init,
             "held_out": {"n": n_test, "seed": e.test_seed, **scores},
             "train_seconds": round(t_train, 1), "data_seconds": round(t_data, 1),
+            "trained_on": _machine(), "stored_as": "float16 (scores measured on the rounded "
+                                                   "weights)",
             "keras": keras.__version__, "tensorflow": tf.__version__,
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
     card_path.write_text(json.dumps(card, indent=2) + "\n")

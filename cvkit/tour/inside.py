@@ -8,27 +8,13 @@ import numpy as np
 
 
 def small_cnn(size=64, n_classes=4, seed=0):
-    """Four conv blocks (conv, batch norm, ReLU, max-pool) and a softmax head.
-
-    Batch-norm momentum 0.9 (Keras' default 0.99) so that the running averages settle within the
-    ~100 steps of a CPU demo; with 0.99 the model is at chance in inference mode after 5 epochs
-    while it learns in training mode, the train/inference gap of the course notes.
-    """
+    """:func:`cvkit.models.small_cnn` at ``size`` px, seeded."""
     import keras
 
-    L = keras.layers
+    from ..models import small_cnn as build
+
     keras.utils.set_random_seed(seed)
-    inp = keras.Input((size, size, 3))
-    x = L.Rescaling(2.0, -1.0, name="scale")(inp)
-    for i, (ch, k) in enumerate(((16, 5), (32, 3), (64, 3), (64, 3)), start=1):
-        x = L.Conv2D(ch, k, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = L.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
-        x = L.ReLU(name=f"relu{i}")(x)
-        if i < 4:
-            x = L.MaxPooling2D(2, name=f"pool{i}")(x)
-    x = L.GlobalAveragePooling2D(name="gap")(x)
-    out = L.Dense(n_classes, activation="softmax", name="probs")(x)
-    return keras.Model(inp, out, name="small_cnn")
+    return build(n_classes, input_shape=(size, size, 3))
 
 
 def run(ctx):

@@ -80,27 +80,12 @@ def largest_component_box(heatmap, threshold=0.2):
     component : np.ndarray
         bool (H, W) mask of the largest component.
     """
-    from scipy import ndimage
-
-    from ..explain.upsample import normalize_maps
+    from ..wsol.boxes import recipe_boxes
 
     heat, single = as_maps(heatmap, "heatmap")
     if not single:
         raise ValueError(f"`heatmap` must be one (H, W) map; got shape {heat.shape}.")
-    threshold = check_float(threshold, "threshold", 0.0, 1.0)
-    if threshold >= 1.0:
-        raise ValueError(f"`threshold` must be < 1 (nothing is above the maximum); got {threshold}.")
-    heat = normalize_maps(heat[0])
-    fg = heat > threshold
-    labels, n = ndimage.label(fg, structure=np.ones((3, 3), bool))
-    h, w = heat.shape
-    if n == 0:
-        return np.zeros(4, np.float32), np.zeros((h, w), bool)
-    sizes = np.bincount(labels.ravel())[1:]
-    comp = labels == (1 + int(np.argmax(sizes)))
-    rows, cols = np.nonzero(comp)
-    box = np.array([cols.min() / w, rows.min() / h, (cols.max() + 1) / w, (rows.max() + 1) / h],
-                   np.float32)
+    box, comp = recipe_boxes(heat[0], threshold, return_masks=True)
     return box, comp
 
 

@@ -5,6 +5,7 @@ The protocol is the WSOL benchmark of Choe et al. (CVPR 2020) as followed by the
 (section 4.1); see :mod:`cvkit.wsol.metrics` for the conventions and for how all thresholds are
 evaluated at once. Notebook: ``notebooks/05_wsol_evaluation.ipynb``.
 """
+from .boxes import peak_in_box, recipe_boxes
 from .evaluate import (METHODS, WSOLReport, boxes_mask, center_gaussian, evaluate, evaluate_maps,
                        report_table)
 from .metrics import (DEFAULT_THRESHOLDS, EMPTY_BOX, BoxAccResult, PxAPResult, TopKResult, box_iou,
@@ -12,6 +13,8 @@ from .metrics import (DEFAULT_THRESHOLDS, EMPTY_BOX, BoxAccResult, PxAPResult, T
                       pixel_boxes, pxap, quantize_maps, top_k_localization)
 
 __all__ = [
+    "peak_in_box",
+    "recipe_boxes",
     "METHODS",
     "WSOLReport",
     "boxes_mask",

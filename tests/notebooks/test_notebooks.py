@@ -6,9 +6,65 @@ from pathlib import Path
 import pytest
 
 from cvkit.exercises import BEGIN, END, strip_solutions, write_student_copies
+from cvkit.exercises.headlines import MIME, headlines, read_headlines
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+#: what each notebook must demonstrate: headline name -> (comparison, target). A name compared
+#: with another headline's name (a str target) asserts the order of two measured numbers.
+TARGETS = {
+    "01_localization": {
+        "localizer_accuracy": (">=", 0.97), "localizer_mean_iou": (">=", 0.85),
+        "localizer_correct_localization": (">=", 0.95),
+        "live_heads_accuracy": (">=", 0.9),
+        "pose_l2": ("<", "pose_baseline_l2"),
+    },
+    "02_cam_gap_mobilenet": {
+        "accuracy_os8": (">=", 0.97), "cam_maxboxacc_os8": (">=", 70.0),
+        "cam_recipe_iou50_os8": (">=", 0.70), "cam_peak_in_box_os8": (">=", 0.95),
+        "cam_maxboxacc_os8_vs_os32": (">", 0.0),
+    },
+    "05_wsol_evaluation": {
+        "cam_maxboxacc": (">=", 70.0), "cam_pxap": (">=", 55.0),
+    },
+}
+
+_OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b}
+
+
+def check_targets(stem, found):
+    """Messages for every target of ``stem`` that ``found`` misses or fails."""
+    bad = []
+    for key, (op, target) in TARGETS.get(stem, {}).items():
+        ref = found.get(target) if isinstance(target, str) else target
+        if key not in found or ref is None:
+            bad.append(f"{key}: not recorded (call cvkit.exercises.headlines.headlines)")
+        elif not _OPS[op](found[key], ref):
+            bad.append(f"{key} = {found[key]:.4g}, expected {op} {target} ({ref:.4g})")
+    return bad
+
+
+def test_check_targets_catches_missing_and_failing_numbers():
+    TARGETS["_demo"] = {"a": (">=", 0.9), "b": ("<", "c"), "d": (">", 0.0)}
+    try:
+        bad = check_targets("_demo", {"a": 0.5, "b": 2.0, "c": 1.0})
+    finally:
+        del TARGETS["_demo"]
+    assert len(bad) == 3 and "a = 0.5" in bad[0] and "b = 2" in bad[1] and "not recorded" in bad[2]
+
+
+def test_headlines_round_trip_and_bad_input():
+    nb = {"cells": [{"cell_type": "code", "outputs": [{"data": {MIME: {"x": 1.0}}}]},
+                    {"cell_type": "code", "outputs": [{"data": {MIME: {"x": 2.0, "y": 3.0}}}]}]}
+    assert read_headlines(nb) == {"x": 2.0, "y": 3.0}
+    with pytest.raises(ValueError, match="`accuracy` must be a finite"):
+        headlines(accuracy=float("nan"))
+    with pytest.raises(ValueError, match="`flag` must be a finite"):
+        headlines(flag=True)
+    with pytest.raises(ValueError, match="at least one"):
+        headlines()
 
 
 def test_there_are_notebooks():
@@ -26,6 +82,8 @@ def test_notebook_runs(path):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+    bad = check_targets(path.stem, read_headlines(nb))
+    assert not bad, f"{path.name} no longer demonstrates what it claims: " + "; ".join(bad)
     print(f"{path.name}: {elapsed:.1f} s")
 
 
