@@ -295,7 +295,8 @@ def dilate(model, output_stride, input_size=None):
 
 
 def backbone(name="mobilenetv2", input_shape=(224, 224, 3), alpha=1.0, weights=None,
-             trainable=True, nested=False, preprocess=True, bn_momentum="auto", output_stride=32):
+             trainable=True, nested=False, preprocess=True, bn_momentum="auto", output_stride=32,
+             output_layer=None):
     """Build a convolutional feature extractor that takes images in [0, 1].
 
     Parameters
@@ -332,11 +333,17 @@ def backbone(name="mobilenetv2", input_shape=(224, 224, 3), alpha=1.0, weights=N
         ("positioning the GAP layer at layers with larger spatial dimensions", without losing
         the depth of the network).
 
+    output_layer : str, optional
+        Cut the network after this inner layer (e.g. ``'block_5_add'`` of MobileNetV2, stride 8,
+        receptive field 59 px): the course's other way to finer maps, "GAP earlier in the
+        network". Unlike dilation it also shrinks the receptive field, so each cell of the map
+        can only respond to what is near it (notebook 02 measures both).
+
     Returns
     -------
     keras.Model
         Maps (N, H, W, 3) images to the last feature map (N, h, w, C), with
-        h = ceil(H / output_stride).
+        h = ceil(H / output_stride) (or the size of ``output_layer``).
 
     Examples
     --------
@@ -370,6 +377,8 @@ def backbone(name="mobilenetv2", input_shape=(224, 224, 3), alpha=1.0, weights=N
     x = ImagePreprocess(mode, name="preprocess")(inputs) if preprocess else inputs
     if nested:
         app = dilate(_build_app(key, input_shape, alpha, weights), output_stride)
+        if output_layer is not None:
+            app = _cut(app, output_layer)
         app.trainable = trainable
         out = app(x, training=None)
         model = keras.Model(inputs, out, name=f"{key}_backbone")
@@ -380,9 +389,24 @@ def backbone(name="mobilenetv2", input_shape=(224, 224, 3), alpha=1.0, weights=N
             if layer.weights:
                 layer.trainable = trainable
         model = dilate(keras.Model(inputs, app.output, name=f"{key}_backbone"), output_stride)
+        if output_layer is not None:
+            model = _cut(model, output_layer)
         app = model
     if bn_momentum is not None:
         for layer in app.layers:
             if isinstance(layer, layers.BatchNormalization):
                 layer.momentum = bn_momentum
     return model
+
+
+def _cut(app, output_layer):
+    """``app`` ending at its inner layer ``output_layer``."""
+    if not isinstance(output_layer, str):
+        raise TypeError(f"`output_layer` must be a layer name (str) or None; got "
+                        f"{type(output_layer).__name__}.")
+    names = [la.name for la in app.layers]
+    if output_layer not in names or len(app.get_layer(output_layer).output.shape) != 4:
+        near = [n for n in names if n.endswith(("_add", "_out"))][-4:]
+        raise ValueError(f"`output_layer` must name a layer of the backbone with a 4-D output; "
+                         f"got {output_layer!r} (e.g. {near}).")
+    return keras.Model(app.inputs, app.get_layer(output_layer).output, name=app.name)

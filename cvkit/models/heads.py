@@ -32,20 +32,23 @@ CAM_DENSE = "predictions"
 CAM_POOL = {"avg": "gap", "max": "gmp"}
 
 
-def _features(backbone, input_shape, alpha, weights, trainable, nested, output_stride=32):
+def _features(backbone, input_shape, alpha, weights, trainable, nested, output_stride=32,
+              output_layer=None):
     """A backbone by name, or the caller's own feature extractor (a keras.Model with 4-D output)."""
     if isinstance(backbone, keras.Model):
         shape = backbone.outputs[0].shape if len(backbone.outputs) == 1 else None
         if shape is None or len(shape) != 4 or len(backbone.inputs) != 1:
             raise ValueError("`backbone` given as a keras.Model must have one input and one 4-D "
                              f"output (N, h, w, C); got outputs {[o.shape for o in backbone.outputs]}.")
-        if output_stride != 32:
-            raise ValueError("`output_stride` applies to a backbone given by name; got a "
-                             f"keras.Model with output_stride={output_stride!r}. Dilate your own "
+        if output_stride != 32 or output_layer is not None:
+            raise ValueError("`output_stride` and `output_layer` apply to a backbone given by "
+                             f"name; got a keras.Model with output_stride={output_stride!r}, "
+                             f"output_layer={output_layer!r}. Dilate your own "
                              "model with cvkit.models.dilate(model, output_stride).")
         return backbone
     return _backbone(backbone, input_shape=input_shape, alpha=alpha, weights=weights,
-                     trainable=trainable, nested=nested, output_stride=output_stride)
+                     trainable=trainable, nested=nested, output_stride=output_stride,
+                     output_layer=output_layer)
 
 
 def _check_dropout(dropout):
@@ -150,7 +153,7 @@ def localizer(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3), al
 
 def cam_classifier(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3), alpha=1.0,
                    pooling="avg", weights=None, nested=False, trainable=True, dropout=0.0,
-                   output_stride=32, name="cam_classifier"):
+                   output_stride=32, output_layer=None, head_conv=0, name="cam_classifier"):
     """Backbone + global pooling + one dense layer: the classifier that CAM needs.
 
     The class score is linear in the pooled features, so the class activation map is
@@ -178,6 +181,12 @@ def cam_classifier(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3
     output_stride : {32, 16, 8}
         Side of the input over the side of the CAM: 8 gives 16 x 16 maps at 128 px instead of
         4 x 4 (dilated later stages, :func:`cvkit.models.backbone`).
+    output_layer : str, optional
+        Put GAP earlier: cut the backbone after this layer (e.g. ``'block_5_add'``, stride 8).
+    head_conv : int >= 0
+        Channels of a 3x3 convolution + BN + ReLU (``'cam_conv'``, ``'cam_bn'``, ``'cam_relu'``)
+        between the backbone and GAP: the CAM's feature maps :math:`f_k` when a cut backbone's
+        own channels are too few; 0 (default) adds nothing.
 
     Returns
     -------
@@ -187,8 +196,15 @@ def cam_classifier(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3
     num_classes = check_int(num_classes, "num_classes", minimum=1)
     dropout = _check_dropout(dropout)
     check_choice(pooling, "pooling", ("avg", "max"))
-    bb = _features(backbone, input_shape, alpha, weights, trainable, nested, output_stride)
-    x = _pool(bb.output, pooling)
+    head_conv = check_int(head_conv, "head_conv", minimum=0)
+    bb = _features(backbone, input_shape, alpha, weights, trainable, nested, output_stride,
+                   output_layer)
+    x = bb.output
+    if head_conv:
+        x = layers.Conv2D(head_conv, 3, padding="same", use_bias=False, name="cam_conv")(x)
+        x = layers.BatchNormalization(momentum=0.9, name="cam_bn")(x)
+        x = layers.ReLU(name="cam_relu")(x)
+    x = _pool(x, pooling)
     if dropout > 0:
         x = layers.Dropout(dropout, name="dropout")(x)
     out = layers.Dense(num_classes, activation="sigmoid" if num_classes == 1 else "softmax",

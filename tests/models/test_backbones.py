@@ -121,3 +121,73 @@ def test_bad_inputs(tmp_path):
         backbone(input_shape=(64, 64, 3), trainable="yes")
     with pytest.raises(ValueError, match="`mode`"):
         ImagePreprocess("torch")
+
+
+@pytest.mark.parametrize("stride", [32, 16, 8])
+def test_output_stride_map_sizes(stride):
+    fe = backbone("mobilenetv2", input_shape=(96, 80, 3), alpha=0.35, output_stride=stride)
+    assert fe.output.shape == (None, -(-96 // stride), -(-80 // stride), 1280)
+
+
+def _trained_like(fe, seed=0):
+    """Random weights with BN statistics that keep activations alive (not the ~0 outputs of a
+    fresh MobileNetV2), so that the equality below is not 0 == 0."""
+    rng = np.random.default_rng(seed)
+    for layer in fe.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            g, b, m, v = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, g.shape), rng.uniform(0, 0.5, b.shape),
+                               rng.normal(0, 0.1, m.shape), rng.uniform(0.5, 1.5, v.shape)])
+    return fe
+
+
+@pytest.mark.parametrize("name, alpha, offsets", [
+    ("mobilenetv2", 0.35, {16: 1, 8: 3}),
+    pytest.param("resnet50", 1.0, {16: 0, 8: 0}, marks=pytest.mark.slow),
+])
+def test_dilated_maps_sub_sample_to_the_original(images, tmp_path, name, alpha, offsets):
+    """A trous: the stride-32 map is every (32/s)-th cell of the stride-s map, exactly, with the
+    same weights loaded from one file (MobileNetV2 pads bottom/right: offset 2^k - 1)."""
+    ref = _trained_like(backbone(name, input_shape=(64, 64, 3), alpha=alpha))
+    path = tmp_path / "w.weights.h5"
+    ref.save_weights(path)
+    f32 = ref.predict(images, verbose=0)
+    assert np.abs(f32).max() > 0.1
+    for stride, off in offsets.items():
+        fe = backbone(name, input_shape=(64, 64, 3), alpha=alpha, output_stride=stride)
+        fe.load_weights(path)
+        step = 32 // stride
+        np.testing.assert_allclose(fe.predict(images, verbose=0)[:, off::step, off::step], f32,
+                                   rtol=1e-4, atol=1e-4)
+
+
+def test_dilated_backbone_takes_keras_application_weights_file(images, tmp_path):
+    app = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(64, 64, 3),
+                                         alpha=0.35)
+    path = tmp_path / "mnv2.weights.h5"
+    app.save_weights(path)
+    for stride in (16, 8):
+        for nested in (False, True):
+            fe = backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.35, weights=str(path),
+                          output_stride=stride, nested=nested)
+            inner = fe.get_layer("mobilenetv2_0.35_64") if nested else fe
+            dw = inner.get_layer("block_14_depthwise")
+            assert dw.dilation_rate == (32 // stride,) * 2 and dw.strides == (1, 1)
+            np.testing.assert_array_equal(dw.get_weights()[0],
+                                          app.get_layer("block_14_depthwise").get_weights()[0])
+
+
+def test_output_stride_bad_values():
+    with pytest.raises(ValueError, match="`output_stride` must be one of \\(32, 16, 8\\)"):
+        backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.35, output_stride=4)
+    with pytest.raises(ValueError, match="`output_stride` must be one of \\(32,\\) for backbone "
+                                         "'efficientnetb0'"):
+        backbone("efficientnetb0", input_shape=(64, 64, 3), output_stride=16)
+    with pytest.raises(ValueError, match="`output_stride`"):
+        backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.35, output_stride="8")
+    from cvkit.models import cam_classifier, dilate
+    with pytest.raises(ValueError, match="`output_stride` applies to a backbone given by name"):
+        cam_classifier(4, backbone=backbone("miniresnet", input_shape=(64, 64, 3)),
+                       output_stride=8)
+    with pytest.raises(ValueError, match="`output_stride`"):
+        dilate(backbone("miniresnet", input_shape=(64, 64, 3)), 12)
