@@ -12,7 +12,9 @@ any split, so that no statistic of the validation or test data leaks into traini
 - ``MeanImage`` (AlexNet): subtract the mean image (H, W, C);
 - ``ChannelMean`` (VGG): subtract 3 channel means;
 - ``ChannelStandardizer`` (ResNet): subtract 3 channel means, divide by 3 channel stds;
-- ``PCA``: decorrelate :math:`x' = (x - \\mu) U`, whiten :math:`x' = (x - \\mu) U \\Lambda^{-1/2}`.
+- ``PCA``: decorrelate :math:`x' = (x - \\mu) U`, whiten :math:`x' = (x - \\mu) U \\Lambda^{-1/2}`;
+- ``CorrelationSelector``: keep the :math:`k` features most correlated with the labels (a step
+  that learns from the labels, so it must be fitted inside each training fold).
 
 Shown in ``notebooks/00_datasets_and_preprocessing.ipynb`` (including the data-leakage pitfall).
 """
@@ -23,7 +25,8 @@ import numpy as np
 from ._validate import check_choice, check_float, check_int
 
 __all__ = ["ZeroCenter", "Standardizer", "MeanImage", "ChannelMean", "ChannelStandardizer", "PCA",
-           "BACKBONE_PREPROCESSING", "backbone_preprocessing", "preprocess_for_backbone"]
+           "CorrelationSelector", "BACKBONE_PREPROCESSING", "backbone_preprocessing",
+           "preprocess_for_backbone"]
 
 
 def _as_data(x, name="x", min_ndim=2):
@@ -251,6 +254,98 @@ class PCA(_Fitted):
         flat = z.reshape(len(z), -1)
         m = self._matrix()
         return (flat @ np.linalg.pinv(m) + self.mean_).reshape((len(z),) + self.sample_shape_)
+
+
+class CorrelationSelector(_Fitted):
+    """Keep the ``k`` features most correlated with the labels (feature selection by correlation).
+
+    For every feature :math:`j` (pixels and channels flattened) the Pearson correlation with the
+    target :math:`y` over the :math:`N` training samples is
+
+    .. math:: r_j = \\frac{\\sum_{n} (x_{nj} - \\bar{x}_j)(y_n - \\bar{y})}
+              {\\sqrt{\\sum_{n} (x_{nj} - \\bar{x}_j)^2} \\, \\sqrt{\\sum_{n} (y_n - \\bar{y})^2}}
+
+    and the ``k`` features with the largest :math:`|r_j|` are kept, in decreasing :math:`|r_j|`
+    (ties go to the lower index). A feature that is constant on the training data has
+    :math:`r_j = 0`.
+
+    Unlike the normalisers of this module, this step reads the labels: it is part of training.
+    Fitted on the whole data set before a split or a cross-validation, it picks the features that
+    happen to agree with the held-out labels as well, and the held-out score is optimistic (on data
+    with no signal at all, far above chance). Fit it on each training fold only; the demonstration
+    is in ``notebooks/00_datasets_and_preprocessing.ipynb``, section 5.
+
+    Parameters
+    ----------
+    k : int >= 1
+        Number of features to keep (at most the number of features).
+
+    Attributes
+    ----------
+    correlation_ : np.ndarray, shape (D,)
+        :math:`r_j` of every flattened feature on the training data.
+    indices_ : np.ndarray of int, shape (k,)
+        The kept features (flat indices), most correlated first.
+
+    Examples
+    --------
+    >>> x = np.array([[0., 5., 1.], [1., 5., 0.], [2., 5., 1.], [3., 5., 0.]])
+    >>> y = np.array([0, 0, 1, 1])
+    >>> sel = CorrelationSelector(k=1).fit(x, y)
+    >>> sel.correlation_.round(3)
+    array([0.894, 0.   , 0.   ])
+    >>> sel.transform(x)[:, 0]
+    array([0., 1., 2., 3.])
+    """
+
+    def __init__(self, k):
+        super().__init__()
+        self.k = check_int(k, "k", 1)
+
+    def fit(self, x, y):
+        """Compute :math:`r_j` on the training split ``x`` (N, ...) with labels ``y`` (N,)."""
+        x = _as_data(x, "x")
+        flat = x.reshape(len(x), -1).astype(np.float64)
+        y = _as_target(y, len(flat))
+        if self.k > flat.shape[1]:
+            raise ValueError(f"`k` must be <= the number of features {flat.shape[1]}; got "
+                             f"{self.k}.")
+        xc = flat - flat.mean(axis=0)
+        yc = y - y.mean()
+        den = np.sqrt((xc ** 2).sum(axis=0)) * np.sqrt((yc ** 2).sum())
+        self.correlation_ = np.where(den > 0, xc.T @ yc / np.where(den > 0, den, 1.0), 0.0)
+        self.indices_ = np.argsort(-np.abs(self.correlation_), kind="stable")[:self.k]
+        self.sample_shape_ = x.shape[1:]
+        return self
+
+    def fit_transform(self, x, y):
+        """``fit(x, y)`` then ``transform(x)``."""
+        return self.fit(x, y).transform(x)
+
+    def transform(self, x):
+        """The kept features of any split, shape (N, k)."""
+        x = self._check(x)
+        return x.reshape(len(x), -1)[:, self.indices_]
+
+
+def _as_target(y, n):
+    if hasattr(y, "numpy") and not isinstance(y, np.ndarray):
+        y = y.numpy()
+    arr = np.asarray(y)
+    if arr.dtype == bool:
+        arr = arr.astype(np.float64)
+    if not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"`y` must hold numeric labels or targets; got dtype {arr.dtype}.")
+    if arr.shape != (n,):
+        raise ValueError(f"`y` must hold one label per sample of `x`, shape ({n},); got shape "
+                         f"{arr.shape}.")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("`y` contains NaN or infinite values.")
+    if np.ptp(arr) == 0:
+        raise ValueError("`y` is constant, so no feature can correlate with it; fit on data with "
+                         "at least two classes (or two target values).")
+    return arr
 
 
 #: what each supported backbone expects, for images given in [0, 1]

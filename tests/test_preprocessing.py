@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from cvkit.datasets import shapes
-from cvkit.preprocessing import (PCA, ChannelMean, ChannelStandardizer, MeanImage, Standardizer,
-                                 ZeroCenter, backbone_preprocessing, preprocess_for_backbone)
+from cvkit.preprocessing import (PCA, ChannelMean, ChannelStandardizer, CorrelationSelector,
+                                 MeanImage, Standardizer, ZeroCenter, backbone_preprocessing,
+                                 preprocess_for_backbone)
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +106,61 @@ def test_preprocessing_bad_input(split):
         backbone_preprocessing("alexnet")
     with pytest.raises(ValueError, match="eps"):
         Standardizer(eps=-1)
+
+
+def test_correlation_selector_matches_corrcoef(split):
+    train, test = split
+    y = 3.0 * train[:, 0, 0, 0] + 0.1 * (np.arange(len(train)) % 3)   # pixel 0 drives y
+    sel = CorrelationSelector(k=7).fit(train, y)
+    flat = train.reshape(len(train), -1).astype(np.float64)
+    ref = np.array([np.corrcoef(flat[:, j], y)[0, 1] for j in range(flat.shape[1])])
+    np.testing.assert_allclose(sel.correlation_, ref, atol=1e-10)
+    np.testing.assert_array_equal(sel.indices_, np.argsort(-np.abs(ref), kind="stable")[:7])
+    assert sel.indices_[0] == 0   # the pixel that y was built from
+    # the kept columns of any split, by the training split's choice
+    np.testing.assert_array_equal(sel.transform(test), test.reshape(len(test), -1)[:, sel.indices_])
+    np.testing.assert_array_equal(CorrelationSelector(k=7).fit_transform(train, y),
+                                  flat.astype(np.float32)[:, sel.indices_])
+
+
+def test_correlation_selector_constant_feature_and_ties():
+    x = np.array([[0.0, 5.0, 0.0], [1.0, 5.0, 1.0], [2.0, 5.0, 2.0]])
+    sel = CorrelationSelector(k=3).fit(x, [0, 1, 2])
+    np.testing.assert_allclose(sel.correlation_, [1.0, 0.0, 1.0])   # constant: 0, not NaN
+    np.testing.assert_array_equal(sel.indices_, [0, 2, 1])           # tie: lower index first
+    neg = CorrelationSelector(k=1).fit(-x, [0, 1, 2])                 # |r| ranks, sign kept
+    assert neg.indices_[0] == 0 and neg.correlation_[0] == pytest.approx(-1.0)
+
+
+def test_correlation_selector_on_noise_is_the_leak():
+    # in-sample, the selected features of pure noise look strongly related to the labels;
+    # on fresh data from the same source, they are not
+    rng = np.random.default_rng(0)
+    x, y = rng.random((40, 2000)), rng.permutation(np.arange(40) % 2)
+    sel = CorrelationSelector(k=10).fit(x, y)
+    # one noise feature alone has |r| ~ 1/sqrt(40) = 0.16; the best 10 of 2000 look far better
+    assert np.abs(sel.correlation_[sel.indices_]).min() > 0.4
+    xf, yf = rng.random((4000, 2000)), rng.integers(0, 2, 4000)
+    fresh = CorrelationSelector(k=2000).fit(xf, yf).correlation_[sel.indices_]
+    assert np.abs(fresh).max() < 0.1
+
+
+def test_correlation_selector_bad_input(split):
+    train, test = split
+    y = np.arange(len(train)) % 2
+    with pytest.raises(ValueError, match="`k` must be <="):
+        CorrelationSelector(k=10 ** 6).fit(train, y)
+    with pytest.raises(ValueError, match="`k`"):
+        CorrelationSelector(k=0)
+    with pytest.raises(ValueError, match="one label per sample"):
+        CorrelationSelector(k=2).fit(train, y[:-1])
+    with pytest.raises(ValueError, match="`y` is constant"):
+        CorrelationSelector(k=2).fit(train, np.zeros(len(train)))
+    with pytest.raises(ValueError, match="`y` contains NaN"):
+        CorrelationSelector(k=2).fit(train, np.r_[np.nan, y[1:]])
+    with pytest.raises(TypeError, match="`y` must hold numeric"):
+        CorrelationSelector(k=2).fit(train, np.array(["a", "b"] * 15))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        CorrelationSelector(k=2).transform(test)
+    with pytest.raises(ValueError, match="samples of shape"):
+        CorrelationSelector(k=2).fit(train, y).transform(test[:, :8])

@@ -14,6 +14,16 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 #: what each notebook must demonstrate: headline name -> (comparison, target). A name compared
 #: with another headline's name (a str target) asserts the order of two measured numbers.
 TARGETS = {
+    "00_datasets_and_preprocessing": {
+        # same MLP, seed, batches and SGD rate: standardised pixels reach the loss far sooner,
+        # also when each input gets its best rate of the grid
+        "epochs_normalised": ("<", "epochs_raw"), "epochs_zero_centred": ("<", "epochs_raw"),
+        "speedup": (">=", 3.0), "epochs_normalised_best": ("<", "epochs_raw_best"),
+        "speedup_best": (">=", 3.0),
+        # pixels chosen on all the data before cross-validating: accuracy on coin flips
+        "leaked_accuracy": (">=", 0.8), "honest_accuracy": ("<=", 0.6),
+        "fresh_accuracy": ("<=", 0.6), "leak_inflation": (">=", 0.3),
+    },
     "01_localization": {
         "localizer_accuracy": (">=", 0.97), "localizer_mean_iou": (">=", 0.85),
         "localizer_correct_localization": (">=", 0.95),
