@@ -39,7 +39,7 @@ def main(argv=None):
         from cvkit.models import zoo as Z
 
         if args.action == "train":
-            for name in args.names or sorted(Z.ZOO):
+            for name in args.names or list(Z.ZOO):   # parents (init_from) come first
                 _, card = Z.train_zoo_model(name, args.out)
                 print(f"{name}: held-out {card['held_out']}, {card['train_seconds']} s")
         else:

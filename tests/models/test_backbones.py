@@ -186,8 +186,26 @@ def test_output_stride_bad_values():
     with pytest.raises(ValueError, match="`output_stride`"):
         backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.35, output_stride="8")
     from cvkit.models import cam_classifier, dilate
-    with pytest.raises(ValueError, match="`output_stride` applies to a backbone given by name"):
+    with pytest.raises(ValueError, match="`output_stride` and `output_layer` apply to a backbone "
+                                         "given by name"):
         cam_classifier(4, backbone=backbone("miniresnet", input_shape=(64, 64, 3)),
                        output_stride=8)
     with pytest.raises(ValueError, match="`output_stride`"):
         dilate(backbone("miniresnet", input_shape=(64, 64, 3)), 12)
+
+
+def test_output_layer_cuts_the_network(images):
+    cut = backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.35, output_layer="block_5_add")
+    full = backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.35)
+    assert cut.output.shape == (None, 8, 8, 16) and cut.layers[-1].name == "block_5_add"
+    full.set_weights(_trained_like(full).get_weights())
+    cut.set_weights(full.get_weights()[:len(cut.get_weights())])
+    ref = keras.Model(full.input, full.get_layer("block_5_add").output).predict(images, verbose=0)
+    np.testing.assert_allclose(cut.predict(images, verbose=0), ref, atol=1e-5)
+    nested = backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.35, nested=True,
+                      output_layer="block_5_add")
+    assert nested.output.shape == (None, 8, 8, 16)
+    with pytest.raises(ValueError, match="`output_layer` must name a layer of the backbone"):
+        backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.35, output_layer="block_99_add")
+    with pytest.raises(TypeError, match="`output_layer` must be a layer name"):
+        backbone("mobilenetv2", input_shape=(64, 64, 3), alpha=0.35, output_layer=5)
