@@ -176,10 +176,10 @@ def speed(n, ref_n, repeats, seed=0):
 
 
 # ----------------------------------------------------------------------------------------------
-ZOO_NAME = "shapes_cam_mobilenetv2"
+ZOO_NAME = "shapes_cam_mobilenetv2_s8"   # GAP after stride 8: 16 x 16 maps
 
 
-def quality(n_test, rise_masks, aug_copies, train=False, seed=0):
+def quality(n_test, rise_masks, aug_copies, train=False, seed=0, name=ZOO_NAME):
     """WSOL table of the zoo's MobileNetV2 CAM classifier on held-out ``shapes``.
 
     ``train=True`` re-trains it first with :func:`cvkit.models.train_zoo_model` (the recipe that
@@ -192,17 +192,17 @@ def quality(n_test, rise_masks, aug_copies, train=False, seed=0):
     from cvkit.models import ZOO, pretrained, train_zoo_model, zoo_card, zoo_data
     from cvkit.wsol import evaluate, report_table
 
-    entry = ZOO[ZOO_NAME]
+    entry = ZOO[name]
     if train:
         tmp = tempfile.mkdtemp()
-        _, card = train_zoo_model(ZOO_NAME, tmp)
-        model = pretrained(ZOO_NAME, tmp)
+        _, card = train_zoo_model(name, tmp)
+        model = pretrained(name, tmp)
     else:
-        card = zoo_card(ZOO_NAME)
-        model = pretrained(ZOO_NAME)
-    test = zoo_data(ZOO_NAME, n_test)
+        card = zoo_card(name)
+        model = pretrained(name)
+    test = zoo_data(name, n_test)
     acc = float(np.mean(model.predict(test.images, verbose=0).argmax(1) == test.labels))
-    print(f"{ZOO_NAME}: held-out accuracy {acc:.3f} on {n_test} images", flush=True)
+    print(f"{name}: held-out accuracy {acc:.3f} on {n_test} images", flush=True)
     size = entry.image_size
     reports, times = [], {}
     methods = [("center_gaussian", {}), ("cam", {}), ("grad_cam", {}), ("grad_cam_plus_plus", {}),
@@ -210,8 +210,9 @@ def quality(n_test, rise_masks, aug_copies, train=False, seed=0):
     if rise_masks:     # N x n_masks forward passes: the slowest row by far on a CPU
         methods.append(("rise", {"n_masks": rise_masks, "seed": seed}))
     # evaluate() takes the callable as it is: (model, images, class_index=...) -> maps
-    methods += [(augmented_grad_cam, {"n_augmentations": aug_copies, "max_shift": 30 * size / 224,
-                             "seed": seed})]
+    if aug_copies:
+        methods += [(augmented_grad_cam, {"n_augmentations": aug_copies,
+                                          "max_shift": 30 * size / 224, "seed": seed})]
     for method, kw in methods:
         name = getattr(method, "__name__", method)
         t0 = time.perf_counter()
@@ -223,9 +224,10 @@ def quality(n_test, rise_masks, aug_copies, train=False, seed=0):
               f"V2 {rep.max_box_acc_v2.score:5.1f}  PxAP {rep.pxap.score:5.1f}", flush=True)
     table = report_table(reports)
     print(table)
-    return {"model": ZOO_NAME, "description": entry.description, "data": entry.data,
+    return {"model": name, "description": entry.description, "data": entry.preset,
             "n_test": n_test, "image_size": size, "retrained": bool(train),
-            "card": {k: card[k] for k in ("n_train", "epochs", "train_seconds", "held_out")},
+            "card": {"n_train": card["n_train"], "epochs": card["train"]["epochs"],
+                     "train_seconds": card["train_seconds"], "held_out": card["held_out"]},
             "test_accuracy": acc, "rise_masks": rise_masks, "aug_copies": aug_copies,
             "methods": {r.method: r.summary() for r in reports}, "eval_s": times, "table": table}
 
@@ -249,11 +251,11 @@ def markdown(res):
     q = res.get("quality")
     if q:
         lines += [f"Quality on `shapes` ({q['n_test']} held-out images at {q['image_size']} px, "
-                  f"settings {q['data']}; the zoo's `{q['model']}` ({q['description']}), trained "
+                  f"preset {q['data']!r}; the zoo's `{q['model']}` ({q['description']}), trained "
                   f"{q['card']['epochs']} epochs on {q['card']['n_train']} images with "
                   "`cvkit.models.train_zoo_model`"
                   f"{' in this run' if q['retrained'] else ''}; held-out accuracy "
-                  f"{q['test_accuracy']:.3f}; GT-known maps, 4 x 4 at the last layer; "
+                  f"{q['test_accuracy']:.3f}; GT-known maps; "
                   f"{'RISE with ' + str(q['rise_masks']) + ' masks' if q['rise_masks'] else 'RISE left out (time)'}; Augmented Grad-CAM with L = {q['aug_copies']} and "
                   "FISTA):", "",
                   "| method | MaxBoxAcc | MaxBoxAccV2 | PxAP | top-1 loc | eval time (s) |",
@@ -280,6 +282,9 @@ def main(argv=None):
     ap.add_argument("--train", action="store_true",
                     help="re-train that classifier with its zoo recipe first (about 30 min)")
     ap.add_argument("--no-speed", action="store_true", help="skip the speed part")
+    ap.add_argument("--model", default=ZOO_NAME, help=f"zoo entry to explain (default {ZOO_NAME})")
+    ap.add_argument("--aug-copies", type=int, default=32,
+                    help="Augmented Grad-CAM copies in the quality table (0 leaves it out)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "wsol.json"))
     args = ap.parse_args(argv)
     n = args.n or (200 if args.quick else 1000)
@@ -295,9 +300,10 @@ def main(argv=None):
                   f"{r['loop_s_extrapolated']:12.0f} | {r['speedup']:7.0f}x |")
     if args.quality:
         if args.quick:
-            res["quality"] = quality(40, 200, 8, args.train)
+            res["quality"] = quality(40, 200, 8, args.train, name=args.model)
         else:
-            res["quality"] = quality(args.n_test, args.rise_masks, 32, args.train)
+            res["quality"] = quality(args.n_test, args.rise_masks, args.aug_copies, args.train,
+                                     name=args.model)
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.exists() else {}
     old.update(res)
