@@ -144,3 +144,53 @@ def test_bad_inputs():
     flat = keras.Model(bb.inputs, keras.layers.GlobalAveragePooling2D()(bb.output))
     with pytest.raises(ValueError, match="4-D output"):
         localizer(2, backbone=flat)
+
+
+def test_small_cnn_with_and_without_batchnorm():
+    import keras
+
+    from cvkit.models import small_cnn
+
+    bn = small_cnn(4, input_shape=(32, 32, 3))
+    plain = small_cnn(4, input_shape=(32, 32, 3), batchnorm=False)
+    kinds = lambda m: [type(la).__name__ for la in m.layers]  # noqa: E731
+    assert kinds(bn).count("BatchNormalization") == 4 and "BatchNormalization" not in kinds(plain)
+    assert not bn.get_layer("conv1").use_bias and plain.get_layer("conv1").use_bias
+    assert bn.get_layer("relu4").output.shape == (None, 4, 4, 64)
+    x = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32")
+    p = plain.predict(x, verbose=0)
+    np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
+    assert isinstance(bn.get_layer("scale"), keras.layers.Rescaling)
+
+
+def test_small_cnn_bad_input():
+    from cvkit.models import small_cnn
+
+    with pytest.raises(ValueError, match="`num_classes`"):
+        small_cnn(1)
+    with pytest.raises(TypeError, match="`batchnorm` must be True or False"):
+        small_cnn(4, batchnorm="yes")
+    with pytest.raises(ValueError, match="`widths` must hold 4"):
+        small_cnn(4, widths=(8, 8, 8))
+
+
+def test_cam_classifier_cut_with_head_conv_keeps_the_cam_identity():
+    """GAP after block_5 + a 3x3 conv: the class score is still the mean of the CAM plus the bias."""
+    from cvkit import explain
+    from cvkit.models import cam_classifier
+
+    m = cam_classifier(3, input_shape=(64, 64, 3), alpha=0.35, output_layer="block_5_add",
+                       head_conv=8)
+    assert m.get_layer("gap").input.shape == (None, 8, 8, 8)
+    assert m.get_layer("cam_relu").output.shape == (None, 8, 8, 8)
+    x = np.random.default_rng(0).random((2, 64, 64, 3)).astype("float32")
+    maps = explain.cam(m, x, class_index=[0, 2], upsample=False, normalize=False)
+    dense = m.get_layer("predictions")
+    import keras
+
+    feats = keras.Model(m.input, m.get_layer("gap").input).predict(x, verbose=0)
+    logits = feats.mean((1, 2)) @ dense.kernel.numpy() + dense.bias.numpy()
+    np.testing.assert_allclose(maps.mean((1, 2)) + dense.bias.numpy()[[0, 2]],
+                               logits[[0, 1], [0, 2]], rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="`head_conv`"):
+        cam_classifier(3, input_shape=(64, 64, 3), alpha=0.35, head_conv=-1)
