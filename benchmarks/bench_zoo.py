@@ -8,6 +8,8 @@ localization; CAM MaxBoxAcc, MaxBoxAccV2, PxAP, the course's CAM -> box recipe a
 thresholds and how often the CAM's maximum falls in the object's box) on the card's held-out images
 (``zoo_data(name, n)``: the entry's preset, its ``test_seed``, never seen in training). Prints a
 table and writes ``benchmarks/zoo.json``. Inference only: a few minutes on 2 CPU cores.
+``--update-cards`` writes the fresh scores into the cards' ``held_out`` (same images, same
+weights: for when an evaluator gains a measure).
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=500, help="held-out images per entry")
     ap.add_argument("--names", nargs="*", default=None, help="entries (default: all)")
+    ap.add_argument("--update-cards", action="store_true",
+                    help="write the scores into the cards (requires --n 500, the cards' n)")
     args = ap.parse_args(argv)
     names = args.names or list(Z.ZOO)
     results = {}
@@ -39,6 +43,12 @@ def main(argv=None):
         test = Z.zoo_data(name, args.n)
         scores = Z._resolve(Z.ZOO[name].evaluator, "evaluator")(model, test)
         card = Z.zoo_card(name)
+        if args.update_cards:
+            if args.n != card["held_out"]["n"]:
+                raise SystemExit(f"--update-cards needs --n {card['held_out']['n']} (the card's)")
+            card["held_out"] = {"n": args.n, "seed": Z.ZOO[name].test_seed, **scores}
+            card["rescored_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+            (Z.ZOO_DIR / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
         results[name] = {"scores": scores, "seconds": round(time.perf_counter() - t0, 1),
                          "train_seconds": card["train_seconds"], "trained_on": card["trained_on"],
                          "mb": round((Z.ZOO_DIR / f"{name}.weights.h5").stat().st_size / 2**20, 2)}

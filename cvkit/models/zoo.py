@@ -303,24 +303,30 @@ def score_localizer(model, test):
 
 def score_cam(model, test):
     """Accuracy and the CAM's localization on held-out images: MaxBoxAcc, MaxBoxAccV2, PxAP of the
-    true class's CAM (:func:`cvkit.wsol.evaluate`), the course's recipe (threshold at 0.3 of the
-    max for each of :data:`RECIPE_THRESHOLDS`, largest component, box: IoU >= 0.5) and how
-    often the map's maximum is in the box."""
-    from ..explain import cam
-    from ..wsol import evaluate
-    from ..wsol.boxes import recipe_boxes, peak_in_box
+    true class's CAM (:func:`cvkit.wsol.evaluate`), the course's recipe (threshold at a fraction
+    of the max, each of :data:`RECIPE_THRESHOLDS`; largest component; box: IoU >= 0.5) and how
+    often the map's maximum is in the box: ``cam_peak_in_box`` places the arg-max cell of the raw
+    map at the centre of its receptive field (the image point it looks at),
+    ``cam_peak_in_box_resized`` takes the arg-max of the map resized to the image
+    (:func:`cvkit.wsol.peak_in_box`)."""
     from ..boxes import iou
+    from ..explain import cam, find_layer
+    from ..visualize.features import receptive_field
+    from ..wsol import evaluate, peak_in_box, recipe_boxes
 
     out = score_classifier(model, test)
     rep = evaluate(model, test, "cam", progress=False, keep_maps=False).summary()
     maps = cam(model, test.images, class_index=test.labels)
+    raw = cam(model, test.images, class_index=test.labels, upsample=False, normalize=False)
+    field = receptive_field(model, find_layer(model).name)   # the maps entering pooling
     out.update({"cam_maxboxacc": float(rep["MaxBoxAcc"]), "cam_maxboxacc_v2":
                 float(rep["MaxBoxAccV2"]), "cam_pxap": float(rep["PxAP"]),
                 "cam_best_tau": float(rep["best tau"]),
                 **{f"cam_recipe_iou50_at_{t}": float(np.mean(
                     np.asarray(iou(recipe_boxes(maps, t), test.boxes)) >= 0.5))
                    for t in RECIPE_THRESHOLDS},
-                "cam_peak_in_box": float(np.mean(peak_in_box(maps, test.boxes)))})
+                "cam_peak_in_box": float(np.mean(peak_in_box(raw, test.boxes, field))),
+                "cam_peak_in_box_resized": float(np.mean(peak_in_box(maps, test.boxes)))})
     return out
 
 

@@ -65,3 +65,23 @@ def test_bad_input():
         peak_in_box(np.ones((2, 4, 4)), np.ones((3, 4)))
     with pytest.raises(ValueError, match="`boxes` must be finite"):
         peak_in_box(np.ones((1, 4, 4)), [[0, 0, np.nan, 1]])
+
+
+def test_peak_in_box_at_the_receptive_field_centre():
+    """MobileNetV2's stride-8 cell (r, c) looks at pixel 8r + 7 (field 75 px from offset -30), not
+    at 8r + 3.5 where resizing draws it: a peak in cell 0 is inside a box starting at pixel 6."""
+    from types import SimpleNamespace
+
+    field = SimpleNamespace(size_yx=(75, 75), stride_yx=(8, 8), offset_yx=(-30, -30),
+                            input_size=(128, 128))
+    raw = np.zeros((2, 16, 16))
+    raw[0, 0, 0] = 1            # centre (7, 7)
+    raw[1, 2, 1] = 1            # centre (23, 15)
+    box = np.array([[6, 6, 20, 20], [14, 22, 30, 40]]) / 128
+    assert peak_in_box(raw, box, field).tolist() == [True, True]
+    assert peak_in_box(raw, box + np.array([[2], [-1]]) / 128, field).tolist() == [False, True]
+    up = np.repeat(np.repeat(raw, 8, 1), 8, 2)     # resizing puts the same peak at pixels 0-7
+    assert peak_in_box(up, np.array([[8, 8, 20, 20], [14, 22, 30, 40]]) / 128).tolist() == \
+        [False, False]
+    with pytest.raises(TypeError, match="`field` must be a ReceptiveField"):
+        peak_in_box(raw, box, field=8)
