@@ -310,14 +310,18 @@ def score_cam(model, test):
     ``cam_peak_in_box_resized`` takes the arg-max of the map resized to the image
     (:func:`cvkit.wsol.peak_in_box`)."""
     from ..boxes import iou
-    from ..explain import cam, find_layer
+    from ..explain import cam, find_layer, normalize_maps, upsample_maps
     from ..visualize.features import receptive_field
-    from ..wsol import evaluate, peak_in_box, recipe_boxes
+    from ..wsol import evaluate_maps, peak_in_box, pixel_boxes, recipe_boxes
 
-    out = score_classifier(model, test)
-    rep = evaluate(model, test, "cam", progress=False, keep_maps=False).summary()
-    maps = cam(model, test.images, class_index=test.labels)
+    probs = model.predict(test.images, batch_size=100, verbose=0)
+    out = {"accuracy": float(np.mean(probs.argmax(1) == test.labels))}
+    # one CAM pass: the raw maps, then the up-sampled, normalised ones exactly as cam() makes them
     raw = cam(model, test.images, class_index=test.labels, upsample=False, normalize=False)
+    maps = normalize_maps(upsample_maps(raw, test.images.shape[1:3], "bilinear"))
+    rep = evaluate_maps(maps, pixel_boxes(test.boxes, test.images.shape[1:3])[:, None],
+                        masks=test.masks, scores=probs, labels=test.labels, method="cam",
+                        keep_maps=False).summary()
     field = receptive_field(model, find_layer(model).name)   # the maps entering pooling
     out.update({"cam_maxboxacc": float(rep["MaxBoxAcc"]), "cam_maxboxacc_v2":
                 float(rep["MaxBoxAccV2"]), "cam_pxap": float(rep["PxAP"]),

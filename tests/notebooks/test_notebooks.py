@@ -34,6 +34,8 @@ TARGETS = {
         "accuracy_os8": (">=", 0.97), "cam_maxboxacc_os8": (">=", 70.0),
         "cam_recipe_iou50_os8": (">=", 0.70), "cam_peak_in_box_os8": (">=", 0.95),
         "cam_maxboxacc_os8_vs_os32": (">", 0.0),
+        "gap_accuracy_shifted": (">=", 0.9), "flatten_accuracy_shifted": ("<", "gap_accuracy_shifted"),
+        "accuracy_192px": (">=", 0.9), "gmp_object_cover": ("<", "gap_object_cover"),
     },
     "05_wsol_evaluation": {
         "cam_maxboxacc": (">=", 70.0), "cam_pxap": (">=", 55.0),
