@@ -1,5 +1,5 @@
-"""Backpropagation by hand and by ``tf.GradientTape``, and vanishing gradients with and without skip
-connections.
+"""Backpropagation by hand and by ``tf.GradientTape``, and vanishing and exploding gradients with and
+without skip connections.
 
 The worked example is the course's two-input, two-hidden, two-output network with logistic
 (sigmoid) units and squared error (segmentation notes, "Vanishing/Exploding gradients"; the same
@@ -32,9 +32,12 @@ __all__ = [
     "tape_gradients",
     "sgd_step",
     "backprop_step",
+    "chain_rule_w1",
+    "deep_stack",
     "sigmoid_stack",
     "gradient_norms",
     "vanishing_gradients",
+    "exploding_gradients",
 ]
 
 #: inputs (i1, i2) of the worked example
@@ -201,12 +204,145 @@ def backprop_step(params=None, inputs=EXAMPLE_INPUTS, targets=EXAMPLE_TARGETS, e
     return sgd_step(p, backward(p, inputs, targets), eta), e
 
 
+def chain_rule_w1(params=None, inputs=EXAMPLE_INPUTS, targets=EXAMPLE_TARGETS):
+    r"""Every factor of the chain rule for :math:`\partial E_{total} / \partial w_1`, in the order
+    the notes lay it out, and the gradient it gives.
+
+    .. math::
+        \frac{\partial E_{total}}{\partial w_1} &= \frac{\partial E_{total}}{\partial out_{h1}}
+            \cdot \frac{\partial out_{h1}}{\partial net_{h1}} \cdot
+            \frac{\partial net_{h1}}{\partial w_1}, \qquad
+        \frac{\partial E_{total}}{\partial out_{h1}} = \frac{\partial E_{o1}}{\partial out_{h1}}
+            + \frac{\partial E_{o2}}{\partial out_{h1}}, \\
+        \frac{\partial E_{o1}}{\partial out_{h1}} &= \frac{\partial E_{o1}}{\partial net_{o1}}
+            \cdot \frac{\partial net_{o1}}{\partial out_{h1}}, \qquad
+        \frac{\partial E_{o1}}{\partial net_{o1}} = \frac{\partial E_{o1}}{\partial out_{o1}}
+            \cdot \frac{\partial out_{o1}}{\partial net_{o1}}
+
+    (likewise for :math:`o_2`): factors along one path multiply; the two paths from
+    :math:`out_{h1}` to the error (through :math:`o_1` and :math:`o_2`) add. The notes write the
+    last two lines with "+" between the factors; evaluated that way the gradient comes out as
+    ``dE_dw1_with_sums`` (0.021556 for the example, 49 times the true 0.000438568 that the notes
+    then quote).
+
+    Returns
+    -------
+    dict
+        ``dEo1_dout_o1`` :math:`= out_{o1} - target_{o1}`, ``dout_o1_dnet_o1`` :math:`=
+        out_{o1}(1 - out_{o1})`, their product ``dEo1_dnet_o1``, ``dnet_o1_dout_h1`` :math:`= w_5`,
+        ``dEo1_dout_h1``; the same five for ``o2`` (with :math:`w_7`); ``dE_dout_h1``,
+        ``dout_h1_dnet_h1``, ``dnet_h1_dw1`` :math:`= i_1`, ``dE_dw1`` (their product, equal to
+        :func:`backward`'s) and ``dE_dw1_with_sums`` (the notes' "+" in place of the products).
+
+    Examples
+    --------
+    >>> c = chain_rule_w1()
+    >>> round(c["dEo1_dout_o1"], 6), round(c["dout_o1_dnet_o1"], 6), round(c["dEo1_dnet_o1"], 6)
+    (0.741365, 0.186816, 0.138499)
+    >>> round(c["dE_dw1"], 9), round(c["dE_dw1_with_sums"], 6)
+    (0.000438568, 0.021556)
+    """
+    p = _check_params(EXAMPLE_PARAMS if params is None else params)
+    i1, _ = _pair(inputs, "inputs")
+    t = _pair(targets, "targets")
+    c = forward(p, inputs)
+    f, sums = {}, 0.0
+    for k, w in (("1", p["w5"]), ("2", p["w7"])):
+        out = c[f"out_o{k}"]
+        a, b = out - t[int(k) - 1], out * (1 - out)
+        f[f"dEo{k}_dout_o{k}"], f[f"dout_o{k}_dnet_o{k}"] = a, b
+        f[f"dEo{k}_dnet_o{k}"] = a * b
+        f[f"dnet_o{k}_dout_h1"] = w
+        f[f"dEo{k}_dout_h1"] = a * b * w
+        sums += (a + b) + w
+    f["dE_dout_h1"] = f["dEo1_dout_h1"] + f["dEo2_dout_h1"]
+    f["dout_h1_dnet_h1"] = c["out_h1"] * (1 - c["out_h1"])
+    f["dnet_h1_dw1"] = i1
+    f["dE_dw1"] = f["dE_dout_h1"] * f["dout_h1_dnet_h1"] * i1
+    f["dE_dw1_with_sums"] = sums * f["dout_h1_dnet_h1"] * i1
+    return f
+
+
 # --------------------------------------------------------------------------------------------
-# vanishing gradients
+# vanishing and exploding gradients
 # --------------------------------------------------------------------------------------------
 
+def deep_stack(depth=20, width=16, residual=False, activation="sigmoid", gain=None, input_dim=16,
+               seed=0):
+    r"""A deep stack of Dense layers, plain or with identity skip connections.
+
+    Plain: :math:`a^{[l+1]} = g(W^{[l+1]} a^{[l]} + b^{[l+1]})`. Residual:
+    :math:`a^{[l+1]} = a^{[l]} + g(W^{[l+1]} a^{[l]} + b^{[l+1]})`, so that
+    :math:`\partial a^{[l+1]} / \partial a^{[l]} = I + \dots` and the gradient keeps an identity
+    path. By the chain rule the backward signal :math:`\delta^{[l]} = \partial L / \partial
+    z^{[l]}` of a plain stack is a product of one factor :math:`W^{[l+1]\top}
+    \mathrm{diag}\, g'(z^{[l]})` per layer: it vanishes when the factors are small (a sigmoid has
+    :math:`g' \le 1/4`) and explodes when they are large (weights of scale :math:`\gamma > 1`).
+
+    Initialisation: ``gain=None`` draws the kernels Glorot-uniform (as :func:`sigmoid_stack`);
+    ``gain`` :math:`= \gamma` draws :math:`W \sim \mathcal N(0, \gamma^2 c / n_{in})` with
+    :math:`c = 2` for ReLU (He) and 1 otherwise, so that :math:`\gamma = 1` keeps the scale of
+    the signal from layer to layer in a plain ReLU or linear stack and :math:`\gamma > 1`
+    multiplies it by about :math:`\gamma` per layer, forward and backward. Biases start at 0.
+
+    Parameters
+    ----------
+    depth, width, input_dim : int >= 1
+    residual : bool
+    activation : str
+        A Keras activation name (``'sigmoid'``, ``'relu'``, ``'tanh'``, ``'linear'``).
+    gain : float > 0 or None
+    seed : int
+
+    Returns
+    -------
+    keras.Model
+        Hidden layers ``hidden_0 .. hidden_{depth-1}`` (Dense with the activation), ``skip_i``
+        (Add) when residual, an input projection ``proj`` and a linear ``head`` with one output;
+        ``proj`` and ``head`` are Glorot-uniform.
+
+    Examples
+    --------
+    >>> m = deep_stack(depth=3, width=4, residual=True, activation="relu", gain=1.0)
+    >>> [l.name for l in m.layers if l.name.startswith(("hidden", "skip"))]
+    ['hidden_0', 'skip_0', 'hidden_1', 'skip_1', 'hidden_2', 'skip_2']
+
+    Notebook: ``08_inside_cnns.ipynb`` (vanishing and exploding gradients).
+    """
+    import keras
+
+    depth = check_int(depth, "depth", minimum=1)
+    width = check_int(width, "width", minimum=1)
+    input_dim = check_int(input_dim, "input_dim", minimum=1)
+    seed = check_int(seed, "seed")
+    if not isinstance(residual, bool):
+        raise TypeError(f"`residual` must be True or False; got {residual!r}.")
+    try:
+        keras.activations.get(activation)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"`activation` must be a Keras activation name such as 'sigmoid', "
+                         f"'relu', 'tanh' or 'linear'; got {activation!r}.") from exc
+    glorot = lambda i: keras.initializers.GlorotUniform(seed=seed * 1000 + i)  # noqa: E731
+    if gain is None:
+        init = glorot
+    else:
+        gain = check_float(gain, "gain", 0.0, strict_min=True)
+        c = 2.0 if activation == "relu" else 1.0
+        init = lambda i: keras.initializers.VarianceScaling(  # noqa: E731
+            gain ** 2 * c, "fan_in", "untruncated_normal", seed=seed * 1000 + i)
+    inp = keras.Input((input_dim,))
+    x = keras.layers.Dense(width, kernel_initializer=glorot(999), name="proj")(inp)
+    for i in range(depth):
+        h = keras.layers.Dense(width, activation=activation, kernel_initializer=init(i),
+                               name=f"hidden_{i}")(x)
+        x = keras.layers.Add(name=f"skip_{i}")([x, h]) if residual else h
+    out = keras.layers.Dense(1, kernel_initializer=glorot(998), name="head")(x)
+    return keras.Model(inp, out, name="residual_stack" if residual else "plain_stack")
+
+
 def sigmoid_stack(depth=20, width=16, residual=False, input_dim=16, seed=0):
-    r"""A deep stack of sigmoid Dense layers, plain or with identity skip connections.
+    r"""A deep stack of sigmoid Dense layers, plain or with identity skip connections:
+    :func:`deep_stack` with ``activation='sigmoid'`` and Glorot-uniform kernels.
 
     Plain: :math:`a^{[l+1]} = \sigma(W^{[l+1]} a^{[l]} + b^{[l+1]})`. Residual:
     :math:`a^{[l+1]} = a^{[l]} + \sigma(W^{[l+1]} a^{[l]} + b^{[l+1]})`, so that
@@ -217,56 +353,99 @@ def sigmoid_stack(depth=20, width=16, residual=False, input_dim=16, seed=0):
 
     The hidden layers are named ``hidden_0 .. hidden_{depth-1}``; a linear ``head`` gives one
     output. Weights are Glorot-uniform from ``seed``.
+
+    Examples
+    --------
+    >>> sigmoid_stack(depth=2, width=3).get_layer("hidden_1").activation.__name__
+    'sigmoid'
     """
-    import keras
-
-    depth = check_int(depth, "depth", minimum=1)
-    width = check_int(width, "width", minimum=1)
-    input_dim = check_int(input_dim, "input_dim", minimum=1)
-    seed = check_int(seed, "seed")
-    init = lambda i: keras.initializers.GlorotUniform(seed=seed * 1000 + i)  # noqa: E731
-    inp = keras.Input((input_dim,))
-    x = keras.layers.Dense(width, kernel_initializer=init(999), name="proj")(inp)
-    for i in range(depth):
-        h = keras.layers.Dense(width, activation="sigmoid", kernel_initializer=init(i),
-                               name=f"hidden_{i}")(x)
-        x = keras.layers.Add(name=f"skip_{i}")([x, h]) if residual else h
-    out = keras.layers.Dense(1, kernel_initializer=init(998), name="head")(x)
-    return keras.Model(inp, out, name="residual_stack" if residual else "plain_stack")
+    return deep_stack(depth, width, residual, "sigmoid", None, input_dim, seed)
 
 
-def gradient_norms(model, x, y):
-    r"""Frobenius norm :math:`\|\partial L / \partial W^{[l]}\|` of the mean-squared-error loss
-    for the kernel of every layer named ``hidden_*``, from the input side to the output side."""
+def gradient_norms(model, x, y, param="kernel"):
+    r"""Frobenius norm of the gradient of the mean-squared-error loss for the kernel (or bias) of
+    every layer named ``hidden_*``, from the input side to the output side.
+
+    ``param='kernel'``: :math:`\|\partial L / \partial W^{[l]}\|`. ``param='bias'``:
+    :math:`\|\partial L / \partial b^{[l]}\| = \|\sum_n \delta^{[l]}_n\|`, the backward signal
+    :math:`\delta^{[l]} = \partial L / \partial z^{[l]}` that the chain rule multiplies layer by
+    layer, summed over the batch (the kernel's gradient is :math:`\sum_n \delta^{[l]}_n
+    a^{[l-1]\top}_n`, which also carries the forward activations).
+
+    Examples
+    --------
+    >>> m = sigmoid_stack(depth=4, width=4, input_dim=4)
+    >>> gradient_norms(m, np.ones((2, 4)), np.zeros(2), param="bias").shape
+    (4,)
+    """
     import tensorflow as tf
 
+    from .._validate import check_choice
+
+    check_choice(param, "param", ("kernel", "bias"))
     hidden = [l for l in model.layers if l.name.startswith("hidden_")]
     if not hidden:
-        raise ValueError("`model` has no layers named 'hidden_*'; build it with sigmoid_stack.")
+        raise ValueError("`model` has no layers named 'hidden_*'; build it with deep_stack or "
+                         "sigmoid_stack.")
     x = tf.constant(np.asarray(x, np.float32))
     y = tf.constant(np.asarray(y, np.float32).reshape(-1, 1))
-    kernels = [l.kernel for l in hidden]
-
-    @tf.function
-    def grads(x, y):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x, training=False) - y))
-        return [tf.norm(g) for g in tape.gradient(loss, kernels)]
-
-    return np.array([float(g) for g in grads(x, y)])
+    weights = [getattr(l, param) for l in hidden]
+    # eager: one pass on a small stack, and no retracing warnings when called for many models
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model(x, training=False) - y))
+    return np.array([float(tf.norm(g)) for g in tape.gradient(loss, weights)])
 
 
-def vanishing_gradients(depth=20, width=16, n=64, seed=0):
+def _regression_batch(n, width, seed):
+    n = check_int(n, "n", minimum=1)
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, width)).astype(np.float32),
+            rng.standard_normal(n).astype(np.float32))
+
+
+def vanishing_gradients(depth=20, width=16, n=64, seed=0, param="kernel"):
     """Per-layer gradient norms of the same deep sigmoid stack without and with skip connections
     on one random regression batch. Returns ``{"plain": (depth,), "residual": (depth,)}``.
 
     The plain stack's first-layer gradient is many orders of magnitude below its last (about 1e-12
-    relative at depth 20); the residual one stays within two orders of magnitude.
+    relative at depth 20); the residual one stays within two orders of magnitude. ``param`` as in
+    :func:`gradient_norms`.
+
+    Examples
+    --------
+    >>> g = vanishing_gradients(depth=10, width=8, n=16)
+    >>> bool(g["plain"][0] / g["plain"][-1] < 1e-4), bool(g["residual"][0] > g["residual"][-1] / 100)
+    (True, True)
+
     Notebook: ``08_inside_cnns.ipynb``.
     """
-    n = check_int(n, "n", minimum=1)
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, width)).astype(np.float32)
-    y = rng.standard_normal(n).astype(np.float32)
-    return {name: gradient_norms(sigmoid_stack(depth, width, res, width, seed), x, y)
+    x, y = _regression_batch(n, width, seed)
+    return {name: gradient_norms(sigmoid_stack(depth, width, res, width, seed), x, y, param)
+            for name, res in (("plain", False), ("residual", True))}
+
+
+def exploding_gradients(depth=20, width=16, gain=2.0, n=64, seed=0, param="bias"):
+    r"""Per-layer gradient norms of the same deep ReLU stack, its kernels drawn at ``gain`` times
+    the He scale (:func:`deep_stack`), without and with skip connections, on one random regression
+    batch. Returns ``{"plain": (depth,), "residual": (depth,)}``.
+
+    In the plain stack each layer multiplies the backward signal by about :math:`\gamma`, so with
+    :math:`\gamma = 2` and 20 layers the first layer's :math:`\|\partial L/\partial b\|` is
+    about :math:`10^4`-:math:`10^5` times the last one's (and the loss itself is huge: the forward
+    signal explodes too). The identity path does not help here: each residual block *adds* its
+    branch, the variance grows by about :math:`1 + \gamma^2` per block, and the residual twin
+    explodes faster. What keeps the scale is the weights' scale (:math:`\gamma = 1`, He
+    initialisation) or normalisation inside the blocks, as ResNets do with batch norm.
+
+    Examples
+    --------
+    >>> g = exploding_gradients(depth=10, width=8, n=16)
+    >>> bool(g["plain"][0] / g["plain"][-1] > 10), bool(g["residual"][0] > g["plain"][0])
+    (True, True)
+
+    Notebook: ``08_inside_cnns.ipynb``.
+    """
+    x, y = _regression_batch(n, width, seed)
+    return {name: gradient_norms(deep_stack(depth, width, res, "relu", gain, width, seed), x, y,
+                                 param)
             for name, res in (("plain", False), ("residual", True))}

@@ -40,6 +40,16 @@ TARGETS = {
     "05_wsol_evaluation": {
         "cam_maxboxacc": (">=", 70.0), "cam_pxap": (">=", 55.0),
     },
+    "08_inside_cnns": {
+        "small_cnn_accuracy": (">=", 0.95), "class_model_hits": (">=", 3),
+        "class_model_hits_vs_plain": (">", 0),
+        "mobilenet_self_hits": (">=", 3),
+        "dE_dw1": ("<", 0.00044), "dE_dw1_with_sums": (">", 0.02),
+        "vanishing_ratio": ("<", 1e-6), "residual_vanishing_ratio": (">", 1e-2),
+        "exploding_ratio": (">", 1e3), "residual_exploding_ratio": (">", "exploding_ratio"),
+        "residual_final_loss": ("<", "plain_final_loss"),
+        "bn_loss_lr1e3": ("<", "no_bn_loss_lr1e3"), "bn_loss_lr3e3": ("<", "no_bn_loss_lr3e3"),
+    },
 }
 
 _OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<": lambda a, b: a < b,
