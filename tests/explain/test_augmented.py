@@ -425,10 +425,11 @@ def tiny_images():
 
 def test_augmented_grad_cam_uses_grad_cams_of_the_copies(tiny_model, tiny_images):
     from cvkit.explain.gradcam import grad_cam
+    from cvkit.explain.upsample import normalize_maps
 
     img = tiny_images[0]
     out, info = A.augmented_grad_cam(tiny_model, img, n_augmentations=6, max_shift=4,
-                                     iterations=20, return_info=True, seed=2)
+                                     return_info=True, seed=2)
     assert out.shape == (32, 32) and out.min() >= 0 and out.max() == pytest.approx(1.0)
     pred = int(np.argmax(tiny_model(img[None]).numpy()))
     assert info["class_index"] == pred
@@ -438,11 +439,26 @@ def test_augmented_grad_cam_uses_grad_cams_of_the_copies(tiny_model, tiny_images
     ref = ref / ref.reshape(6, -1).max(axis=1)[:, None, None]
     np.testing.assert_allclose(info["low_res_maps"], ref, atol=1e-5)
     np.testing.assert_array_equal(info["params"], A.random_augmentations(6, 0.5, 4, seed=2))
-    h, _ = A.superresolve(info["low_res_maps"], info["params"], 32, solver="fista",
+    # the default: the paper's objective, 20 subgradient steps from h = 0 (early stopped)
+    assert A.EARLY_STOP_ITERATIONS == 20
+    assert info["solver"] == "subgradient" and info["iterations"] == 20
+    h, _ = A.superresolve(info["low_res_maps"], info["params"], 32, solver="subgradient",
                           iterations=20)
+    np.testing.assert_allclose(out, normalize_maps(h), atol=1e-4)
+
+
+def test_augmented_grad_cam_other_solvers_keep_superresolve_defaults(tiny_model, tiny_images):
     from cvkit.explain.upsample import normalize_maps
 
+    img = tiny_images[1]
+    out, info = A.augmented_grad_cam(tiny_model, img, n_augmentations=5, max_shift=4,
+                                     solver="fista", return_info=True, seed=3)
+    h, ref = A.superresolve(info["low_res_maps"], info["params"], 32, solver="fista")
+    assert info["iterations"] == ref["iterations"]          # to convergence, not stopped at 20
     np.testing.assert_allclose(out, normalize_maps(h), atol=1e-4)
+    _, info = A.augmented_grad_cam(tiny_model, img, n_augmentations=5, max_shift=4,
+                                   solver="subgradient", iterations=7, return_info=True, seed=3)
+    assert info["iterations"] == 7
 
 
 @pytest.mark.slow

@@ -37,6 +37,20 @@ TARGETS = {
         "gap_accuracy_shifted": (">=", 0.9), "flatten_accuracy_shifted": ("<", "gap_accuracy_shifted"),
         "accuracy_192px": (">=", 0.9), "gmp_object_cover": ("<", "gap_object_cover"),
     },
+    "03_gradcam_deep_dive": {
+        # the zoo's fine-map classifier: every gradient method localizes, on the same 96 images
+        "accuracy": (">=", 0.97), "grad_cam_maxboxacc": (">=", 65.0),
+        "grad_cam_pxap": (">=", 55.0), "cam_maxboxacc": (">=", 65.0),
+        "grad_cam_plus_plus_maxboxacc": (">=", 65.0), "layer_cam_maxboxacc": (">=", 65.0),
+        "xgrad_cam_maxboxacc": (">=", 65.0), "smooth_grad_cam_plus_plus_maxboxacc": (">=", 65.0),
+        "score_cam_maxboxacc_16": (">=", "grad_cam_maxboxacc_16"),
+    },
+    "04_augmented_gradcam": {
+        # the default of augmented_grad_cam localizes at least as well as Grad-CAM (same images)
+        "grad_cam_maxboxacc": (">=", 65.0),
+        "augmented_maxboxacc": (">=", "grad_cam_maxboxacc"),
+        "augmented_pxap": (">=", "grad_cam_pxap"),
+    },
     "05_wsol_evaluation": {
         "cam_maxboxacc": (">=", 70.0), "cam_pxap": (">=", 55.0),
     },
