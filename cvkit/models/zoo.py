@@ -430,6 +430,8 @@ def train_zoo_model(name, directory=None, n_train=None, epochs=None, n_test=500,
         train_kwargs["epochs"] = check_int(epochs, "epochs", minimum=1)
     n_test = check_int(n_test, "n_test", minimum=1)
     check_choice(verbose, "verbose", (0, 1))
+    trainer, evaluator = _resolve(e.trainer, "trainer"), _resolve(e.evaluator, "evaluator")
+    _resolve(e.builder, "builder")                  # fail before drawing thousands of images
     weights, card_path = _paths(name, directory)
     weights.parent.mkdir(parents=True, exist_ok=True)
 
@@ -451,15 +453,14 @@ def train_zoo_model(name, directory=None, n_train=None, epochs=None, n_test=500,
                   + "  ".join(f"{k} {v:.3f}" for k, v in shown.items()), flush=True)
 
     t1 = time.perf_counter()
-    _resolve(e.trainer, "trainer")(model, train, callbacks=[_Log()] if verbose else [],
-                                   **train_kwargs)
+    trainer(model, train, callbacks=[_Log()] if verbose else [], **train_kwargs)
     t_train = time.perf_counter() - t1
     # ship the weights rounded to float16 (half the file, same held-out scores); the returned
     # model and the card's scores are those of the rounded weights, i.e. of the shipped file
     rounded = [w.astype(np.float16).astype(w.dtype) if w.dtype == np.float32 else w
                for w in model.get_weights()]
     model.set_weights(rounded)
-    scores = _resolve(e.evaluator, "evaluator")(model, test)
+    scores = evaluator(model, test)
     _save_float16(_build(e), rounded, weights)
     card = {"name": name, "recipe": asdict(e), "n_train": n_train, "train": train_kwargs,
             "recipe_overridden": (n_train != e.n_train or train_kwargs != e.train),
