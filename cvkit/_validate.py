@@ -9,6 +9,12 @@ import numbers
 import numpy as np
 
 __all__ = [
+    "describe",
+    "to_numpy",
+    "as_array",
+    "check_size",
+    "check_bool",
+    "check_seed",
     "as_images",
     "restore_rank",
     "check_int",
@@ -19,13 +25,164 @@ __all__ = [
 ]
 
 
-def _describe(x):
+def describe(x):
+    """Say what ``x`` is in a few words, for error messages.
+
+    Examples
+    --------
+    >>> describe(np.zeros((2, 3), np.float32))
+    'an array of shape (2, 3) and dtype float32'
+    >>> describe("64")
+    "str '64'"
+    """
     if isinstance(x, np.ndarray):
         return f"an array of shape {x.shape} and dtype {x.dtype}"
     shape = getattr(x, "shape", None)
     if shape is not None:
         return f"a {type(x).__name__} of shape {tuple(shape)}"
     return f"{type(x).__name__} {x!r}"[:200]
+
+
+_describe = describe  # the old private spelling, kept for callers inside the package
+
+
+def to_numpy(x):
+    """Return ``x`` as a NumPy array; TensorFlow tensors and Keras variables are read with ``.numpy()``.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> to_numpy(tf.constant([1, 2]))
+    array([1, 2], dtype=int32)
+    """
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
+        x = x.numpy()
+    return np.asarray(x)
+
+
+def as_array(x, name, ndim=None, kind="numeric", finite=True, dtype=None):
+    """Convert ``x`` to an array and check its rank, its dtype kind and that it is finite.
+
+    Parameters
+    ----------
+    x : array-like or tf.Tensor
+    name : str
+        The argument's name, used in the error message.
+    ndim : int or tuple of int, optional
+        Allowed ranks.
+    kind : {'numeric', 'float', 'integer', 'bool', 'any'}
+        ``'numeric'`` accepts bool, integer and float arrays; ``'integer'`` accepts integers and
+        floats holding whole numbers.
+    finite : bool
+        Raise on NaN or infinity.
+    dtype : numpy dtype, optional
+        Cast the result to it.
+
+    Examples
+    --------
+    >>> as_array([[1, 2]], "boxes", ndim=2, dtype=np.float32)
+    array([[1., 2.]], dtype=float32)
+    >>> as_array([1.5], "labels", kind="integer")
+    Traceback (most recent call last):
+    ...
+    ValueError: `labels` must hold integers; got 1.5 at index 0.
+    """
+    try:
+        arr = to_numpy(x)
+    except Exception as exc:
+        raise TypeError(f"`{name}` must be array-like; got {describe(x)}.") from exc
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(str(d) for d in allowed)
+            raise ValueError(f"`{name}` must have {want} dimensions; got {describe(arr)}.")
+    is_num = arr.dtype == bool or np.issubdtype(arr.dtype, np.number)
+    if kind != "any" and not is_num:
+        raise TypeError(f"`{name}` must be numeric; got dtype {arr.dtype}.")
+    if kind == "float" and not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    if kind == "bool" and arr.dtype != bool:
+        if not np.all((arr == 0) | (arr == 1)):
+            raise ValueError(f"`{name}` must be boolean (0 / 1); got values other than 0 and 1.")
+        arr = arr.astype(bool)
+    if finite and np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` contains NaN or infinite values.")
+    if kind == "integer" and not (arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)):
+        bad = np.flatnonzero(arr.ravel() != np.round(arr.ravel()))
+        if bad.size:
+            raise ValueError(f"`{name}` must hold integers; got {arr.ravel()[bad[0]]:g} at index "
+                             f"{bad[0]}.")
+        arr = arr.astype(np.int64)
+    return arr.astype(dtype, copy=False) if dtype is not None else arr
+
+
+def check_size(value, name, minimum=1, maximum=None, ndim=2):
+    """Read a size given as one int or a sequence of ``ndim`` ints, e.g. ``image_size=64`` or (64, 48).
+
+    Strings, floats and booleans are refused rather than guessed at (``'64'`` is not (6, 4)).
+
+    Examples
+    --------
+    >>> check_size(64, "image_size")
+    (64, 64)
+    >>> check_size((32, 48), "image_size")
+    (32, 48)
+    >>> check_size("64", "image_size")
+    Traceback (most recent call last):
+    ...
+    TypeError: `image_size` must be an int or a sequence of 2 ints; got str '64'.
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        values = (value,) * ndim
+    elif isinstance(value, (tuple, list, np.ndarray)) and len(value) == ndim:
+        values = tuple(value)
+    else:
+        raise TypeError(f"`{name}` must be an int or a sequence of {ndim} ints; got {describe(value)}.")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"`{name}` must be an int or a sequence of {ndim} ints; got "
+                            f"{describe(value)}.")
+        v = int(v)
+        if v < minimum or (maximum is not None and v > maximum):
+            hi = f" and <= {maximum}" if maximum is not None else ""
+            raise ValueError(f"`{name}` must be >= {minimum}{hi} in every dimension; got {value!r}.")
+        out.append(v)
+    return tuple(out)
+
+
+def check_bool(value, name):
+    """Return ``value`` if it is a bool (NumPy's included); a string such as ``'no'`` is refused.
+
+    Examples
+    --------
+    >>> check_bool(np.bool_(True), "relu")
+    True
+    >>> check_bool("no", "relu")
+    Traceback (most recent call last):
+    ...
+    TypeError: `relu` must be True or False; got str 'no'.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False; got {describe(value)}.")
+    return bool(value)
+
+
+def check_seed(seed, name="seed", allow_none=True):
+    """Return ``seed`` as a non-negative int (or None where ``allow_none``).
+
+    Examples
+    --------
+    >>> check_seed(3)
+    3
+    >>> check_seed(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: `seed` must be >= 0; got -1.
+    """
+    if seed is None and allow_none:
+        return None
+    return check_int(seed, name, minimum=0)
 
 
 def as_images(images, name="images", channels=(1, 3), allow_single=True, check_nan=True):
@@ -42,10 +199,8 @@ def as_images(images, name="images", channels=(1, 3), allow_single=True, check_n
     single : bool
         True when the caller gave one image; pass it to :func:`restore_rank`.
     """
-    if hasattr(images, "numpy") and not isinstance(images, np.ndarray):
-        images = images.numpy()
     try:
-        arr = np.asarray(images)
+        arr = to_numpy(images)
     except Exception as exc:  # pragma: no cover - exotic inputs
         raise TypeError(f"`{name}` must be an array-like of images; got {_describe(images)}") from exc
     if arr.dtype == object:
@@ -137,9 +292,7 @@ def as_maps(maps, name="maps", allow_single=True):
 
     Returns ``(maps, single)`` like :func:`as_images`.
     """
-    if hasattr(maps, "numpy") and not isinstance(maps, np.ndarray):
-        maps = maps.numpy()
-    arr = np.asarray(maps)
+    arr = to_numpy(maps)
     single = False
     if arr.ndim == 2 and allow_single:
         arr = arr[None]
