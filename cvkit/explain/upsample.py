@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import as_maps, check_choice
+from .._validate import as_maps, check_bool, check_choice, to_numpy
 
 __all__ = ["bilinear_upsample", "upsample_maps", "normalize_maps", "UPSAMPLE_METHODS"]
 
@@ -126,24 +126,49 @@ def upsample_maps(maps, size, method="bilinear"):
     return out[0] if single else out
 
 
-def normalize_maps(maps, relu=False):
+def normalize_maps(maps, relu=False, nan="raise"):
     r"""Min-max normalise every map to [0, 1]: :math:`(M - \min M) / (\max M - \min M)`.
 
     A constant map (all zeros included; after a ReLU an all-negative map is all zeros) has no range
-    and becomes all zeros: never NaN. With ``relu=True`` negative values are clipped first.
+    and becomes all zeros: never NaN. A map whose range is below float32 rounding of its values
+    (:math:`\max - \min \le 10^{-6} \max(|\min|, |\max|)`) counts as constant too: its "contrast"
+    is rounding noise. This is the one normalisation of the package; the WSOL metrics use it.
 
     Parameters
     ----------
     maps : array-like, (N, H, W) or (H, W)
     relu : bool
         Clip negative values to zero before normalising.
+    nan : {'raise', 'zero'}
+        What to do with a map holding NaN or infinity: raise (default), or make it all zeros, which
+        is the rule of the WSOL benchmark (Choe et al., 2020).
 
     Returns
     -------
     np.ndarray
         float32 in [0, 1] with the caller's rank.
+
+    Examples
+    --------
+    >>> normalize_maps(np.array([[0.0, 2.0], [4.0, 8.0]]))
+    array([[0.  , 0.25],
+           [0.5 , 1.  ]], dtype=float32)
+    >>> normalize_maps(np.full((2, 2), 3.0))
+    array([[0., 0.],
+           [0., 0.]], dtype=float32)
+    >>> normalize_maps(np.array([[np.nan, 1.0]]), nan="zero")
+    array([[0., 0.]], dtype=float32)
     """
-    maps, single = as_maps(maps, "maps")
+    check_bool(relu, "relu")
+    check_choice(nan, "nan", ("raise", "zero"))
+    arr = to_numpy(maps)
+    if nan == "zero" and arr.ndim in (2, 3) and np.issubdtype(arr.dtype, np.inexact):
+        arr = arr.astype(np.float64)
+        flat = arr.reshape(-1, arr.shape[-2] * arr.shape[-1]) if arr.ndim == 3 else arr.reshape(1, -1)
+        rows = ~np.all(np.isfinite(flat), axis=1)
+        flat[rows] = 0.0
+        arr = flat.reshape(arr.shape)
+    maps, single = as_maps(arr, "maps")
     m = maps.astype(np.float64)
     if relu:
         m = np.maximum(m, 0.0)
