@@ -225,14 +225,15 @@ def as_images(images, name="images", channels=(1, 3), allow_single=True, check_n
         out = arr.astype(np.float32)
     elif np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer):
         out = arr.astype(np.float32, copy=False)
-        if check_nan and not np.all(np.isfinite(out)):
+        lo, hi = float(out.min()), float(out.max())   # NaN and inf show in the extremes
+        if check_nan and not (np.isfinite(lo) and np.isfinite(hi)):
             raise ValueError(f"`{name}` contains NaN or infinite values; clean the input first.")
-        lo, hi = float(out.min()), float(out.max())
         if lo < -1e-3 or hi > 1 + 1e-3:
             raise ValueError(f"`{name}` must be float in [0, 1] or uint8 in [0, 255]; got values in "
                              f"[{lo:.4g}, {hi:.4g}] with dtype {arr.dtype}. Divide by 255 or use "
                              "uint8.")
-        out = np.clip(out, 0.0, 1.0)
+        if lo < 0.0 or hi > 1.0:
+            out = np.clip(out, 0.0, 1.0)
     else:
         raise TypeError(f"`{name}` must be uint8, bool or float; got dtype {arr.dtype}.")
     return out, single

@@ -7,11 +7,12 @@ takes a batch, a single image or a ``tf.data`` dataset in chunks of ``batch_size
 then a short function of those arrays. Notebooks: ``02_cam_gap_mobilenet.ipynb`` and
 ``03_gradcam_deep_dive.ipynb``.
 """
-from ._core import (LayerRef, PassResult, activations_and_gradients, clear_cache,
-                    conv_layer_candidates, find_layer)
+from ._core import PassResult, activations_and_gradients, clear_cache
+from ._layers import LayerRef, conv_layer_candidates, find_layer
 from .cam import cam, find_cam_head
 from .gradcam import (grad_cam, grad_cam_plus_plus, grad_cam_plus_plus_weights, grad_cam_weights,
-                      layer_cam, smooth_grad_cam_plus_plus, xgrad_cam, xgrad_cam_weights)
+                      layer_cam, plus_plus_weights, smooth_grad_cam_plus_plus, xgrad_cam,
+                      xgrad_cam_weights)
 from .rise import rise, rise_masks, score_cam
 from .upsample import UPSAMPLE_METHODS, bilinear_upsample, normalize_maps, upsample_maps
 
@@ -41,6 +42,7 @@ __all__ = [
     "grad_cam_weights",
     "grad_cam_plus_plus_weights",
     "xgrad_cam_weights",
+    "plus_plus_weights",
     "LayerRef",
     "PassResult",
     "clear_cache",

@@ -1,443 +1,87 @@
-"""The one core every explanation method in :mod:`cvkit.explain` runs on.
+r"""The one core every explanation method in :mod:`cvkit.explain` runs on.
 
-It does three things, once, for all methods:
+A method does three things, always through the public functions of this module:
 
-1. **Find the target layer** by name (``'Conv_1'`` or a path ``'mobilenetv2_1.00_224/Conv_1'``), by
-   layer object, or automatically (the last layer with a 4-D output whose spatial size is above 1),
-   also inside nested models such as a MobileNetV2 used as a layer of the classifier.
-2. **Build a probe**: a Keras model that shares every layer (and so every weight) with the caller's
-   model and returns the target activations :math:`A` and the class scores. The probe is built by
-   re-running the model's graph (``keras.models.clone_model`` with the layers themselves as
-   clones), so a layer inside a nested model is reachable without the "Graph disconnected" error.
-   When the scoring layer squashes its output (softmax or sigmoid), the probe reads the
-   pre-activation instead (for ``Dense``: :math:`x W + b`, computed from the layer's own variables),
-   so scores are logits and the caller's model is never modified.
-3. **Run one compiled pass** (``tf.function`` with a fixed input signature, cached per model, layer
-   and output; no retrace per call or per batch size) that returns :math:`A`,
-   :math:`\partial y^c / \partial A` and the logits, in chunks of ``batch_size`` images.
-
-The methods (:mod:`.cam`, :mod:`.gradcam`, :mod:`.rise`) only turn :math:`(A, \partial y^c/\partial A)`
-into a map.
+1. :func:`prepare` validates the arguments once (images, class, layer, up-sampling, batch size) and
+   returns a :class:`Request`: the images as float32 NHWC in [0, 1], the compiled :class:`Probe` of
+   (model, layer, output) and the class to explain per image. :func:`fix_classes` fixes the class on
+   the clean images (the predicted one where none was asked), for the methods that then perturb the
+   images (Smooth Grad-CAM++, Score-CAM, RISE, Augmented Grad-CAM).
+2. The probe is a Keras model that shares every layer (and so every weight) with the caller's model
+   and returns the target activations :math:`A` and the class scores, read before a final softmax or
+   sigmoid (:func:`cvkit.explain._layers.build_probe`), so scores are logits and the caller's model
+   is never modified. Its passes are compiled (``tf.function`` with a fixed input signature, cached
+   per model, layer and output; no retrace per call or per batch size).
+3. :func:`compute_maps` runs one compiled pass per chunk of ``batch_size`` images that goes from the
+   images to the finished maps: forward, :math:`\partial y^c / \partial A`, the method's map, then
+   up-sampling and normalisation, all inside the same graph. Methods that build their map outside a
+   gradient pass (Score-CAM, RISE) end with :func:`finish`.
 """
 from __future__ import annotations
 
 import collections
 import numbers
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .._validate import as_images, check_int, restore_rank
-from .upsample import UPSAMPLE_METHODS, normalize_maps, upsample_maps
+from .._validate import as_images, check_bool, check_choice, check_int, restore_rank
+from ._layers import (LayerRef, candidates_message, check_model, find_layer, build_probe,
+                      resolve_output)
+from .upsample import (UPSAMPLE_METHODS, normalize_maps, normalize_maps_tf, upsample_maps,
+                       upsample_maps_tf)
 
 __all__ = [
-    "LayerRef",
-    "find_layer",
-    "conv_layer_candidates",
+    "Probe",
+    "Request",
     "PassResult",
-    "activations_and_gradients",
     "get_probe",
     "clear_cache",
+    "prepare",
+    "fix_classes",
+    "run_pass",
+    "compute_maps",
+    "finish",
+    "activations_and_gradients",
 ]
 
-_SQUASHING = ("softmax", "sigmoid", "log_softmax")
 _CACHE_SIZE = 16
 
 
-def _keras():
-    import keras
+class Probe:
+    """The compiled passes over one (model, layer, output).
 
-    return keras
-
-
-# --------------------------------------------------------------------------------------------
-# Finding layers
-# --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, eq=False)
-class LayerRef:
-    """A layer and the chain of nested models that holds it (outermost first)."""
-
-    path: tuple  # containers from the top model down to the layer's parent (excluding the top)
-    layer: object
-
-    def parent(self, model):
-        """The model whose graph calls the layer (the innermost container, or ``model``)."""
-        return self.path[-1] if self.path else model
-
-    @property
-    def name(self):
-        return "/".join([c.name for c in self.path] + [self.layer.name])
-
-    def __repr__(self):
-        return f"LayerRef({self.name!r})"
-
-
-def _is_container(layer):
-    keras = _keras()
-    return isinstance(layer, keras.Model)
-
-
-def _walk(model, path=()):
-    """Every non-input layer of ``model`` with its path, nested models expanded in place."""
-    keras = _keras()
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if _is_container(layer):
-            yield from _walk(layer, path + (layer,))
-        yield LayerRef(path, layer)
-
-
-def _graph_of(model):
-    keras = _keras()
-    if isinstance(model, keras.Sequential):
-        return getattr(model, "_functional", None)
-    return model
-
-
-def _node(parent, layer):
-    """The node where ``layer`` is called inside ``parent``'s graph (a layer shared by several
-    models has one node per call; ``layer.output`` is ambiguous then)."""
-    nodes = getattr(layer, "_inbound_nodes", [])
-    graph = _graph_of(parent)
-    own = getattr(graph, "_nodes", None)
-    if own is not None:
-        for i, node in enumerate(nodes):
-            if f"{id(layer)}_ib-{i}" in own:
-                return node
-    return nodes[0] if len(nodes) == 1 else None
-
-
-def _layer_io(parent, layer, which):
-    node = _node(parent, layer)
-    if node is None:
-        return None
-    tensors = node.outputs if which == "output" else node.input_tensors
-    return tensors[0] if len(tensors) == 1 else None
-
-
-def _output_shape(layer, parent=None):
-    out = _layer_io(parent, layer, "output") if parent is not None else None
-    if out is None:
-        try:
-            out = layer.output
-        except (AttributeError, ValueError, RuntimeError):
-            return None
-    if isinstance(out, (list, tuple)):
-        return None
-    try:
-        return tuple(out.shape)
-    except Exception:  # pragma: no cover - exotic layers
-        return None
-
-
-def _is_spatial(shape):
-    return shape is not None and len(shape) == 4
-
-
-def _spatial_above_one(shape):
-    h, w = shape[1], shape[2]
-    return (h is None or h > 1) or (w is None or w > 1)
-
-
-def conv_layer_candidates(model):
-    """Names (with nested paths) of the layers whose output is a 4-D map larger than 1 x 1.
-
-    These are the layers a class activation map can be read from; they are listed, in graph
-    order, in the error raised for an unknown layer name.
-    """
-    _check_model(model)
-    out = []
-    for ref in _walk(model):
-        if _is_container(ref.layer):
-            continue
-        shape = _output_shape(ref.layer, ref.parent(model))
-        if _is_spatial(shape) and _spatial_above_one(shape):
-            out.append(ref.name)
-    return out
-
-
-def _check_model(model):
-    keras = _keras()
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a Keras model (keras.Model); got {type(model).__name__}.")
-    if not model.built or not getattr(model, "inputs", None):
-        raise ValueError("`model` has no defined input: build it on an input shape first (give "
-                         "`keras.Input(shape=...)` or call it once on a batch).")
-    if not _is_graph_model(model):
-        raise TypeError(f"`model` must be a Functional or Sequential Keras model (possibly nesting "
-                        f"others); got the subclassed model {type(model).__name__}, whose "
-                        "intermediate activations cannot be read. Rebuild it with the functional API.")
-    if len(model.inputs) != 1:
-        raise ValueError(f"`model` must have one image input; it has {len(model.inputs)} inputs.")
-
-
-def _is_graph_model(model):
-    keras = _keras()
-    try:
-        from keras.src.models.functional import Functional
-    except ImportError:  # pragma: no cover - a Keras that moved the class
-        return isinstance(model, keras.Sequential) or hasattr(model, "_nodes_by_depth")
-    return isinstance(model, (Functional, keras.Sequential))
-
-
-def _candidates_message(model):
-    cands = conv_layer_candidates(model)
-    shown = ", ".join(repr(c) for c in cands[-25:])
-    more = f" (last 25 of {len(cands)})" if len(cands) > 25 else ""
-    return f"Candidate convolutional layers{more}: {shown}." if cands else \
-        "The model has no layer with a 4-D output larger than 1 x 1."
-
-
-def resolve_layer(model, layer, name="layer", candidates=None, refs=None, none_ok=False):
-    """A layer of ``model`` by name, path or identity, nested models included (no shape check).
-
-    Parameters
+    Attributes
     ----------
-    model : keras.Model
-    layer : str or keras.layers.Layer
-        A name (searched in the top model first, then deeper: the outermost match wins), a path
-        through nested models (``'backbone/Conv_1'``), or the layer object.
-    name : str
-        The argument's name in error messages.
-    candidates : callable, optional
-        ``candidates(model)`` -> text listing layers to choose from, appended to the error when
-        nothing matches (default: the convolutional candidates of a class activation map).
-    refs : list of LayerRef, optional
-        ``list(_walk(model))`` when the caller has it already.
-    none_ok : bool
-        Whether the caller accepts None (said in the TypeError for other types).
-
-    Returns
-    -------
-    LayerRef
-
-    Shared by :func:`find_layer` and :func:`cvkit.visualize.find_layer`.
+    keras_model : keras.Model
+        Input -> [A, logits] (or [logits] for a probe without a layer), sharing the caller's layers.
+    target : LayerRef or None
+    n_classes : int or None
+    traces : int
+        How many times a compiled function of this probe was traced (tests check it stays small).
     """
-    keras = _keras()
-    refs = list(_walk(model)) if refs is None else refs
-    listing = _candidates_message if candidates is None else candidates
-    if isinstance(layer, str):
-        if "/" in layer:
-            matches = [r for r in refs if r.name == layer]
-        else:
-            matches = sorted((r for r in refs if r.layer.name == layer), key=lambda r: len(r.path))
-        if not matches:
-            raise ValueError(f"`{name}`: no layer named {layer!r} in model {model.name!r}. "
-                             + listing(model))
-    elif isinstance(layer, keras.layers.Layer):
-        matches = [r for r in refs if r.layer is layer]
-        if not matches:
-            raise ValueError(f"`{name}`: the layer object {layer.name!r} is not part of model "
-                             f"{model.name!r}. " + listing(model))
-    else:
-        raise TypeError(f"`{name}` must be {'None, ' if none_ok else ''}a layer name (str) or a "
-                        f"keras layer; got {type(layer).__name__} {layer!r}"[:300])
-    return matches[0]
-
-
-def find_layer(model, layer=None):
-    """Resolve the target layer of a class activation map.
-
-    Parameters
-    ----------
-    model : keras.Model
-        Functional or Sequential model, possibly holding nested models.
-    layer : None, str or keras.layers.Layer
-        None: the last layer (in graph order, nested models included) with a 4-D output whose
-        spatial size is above 1 x 1. A str: a layer name, searched in the top model first and then in
-        the nested models (``'Conv_1'``), or a path through nested models
-        (``'mobilenetv2_1.00_224/Conv_1'``). A layer object: found by identity anywhere.
-
-    Returns
-    -------
-    LayerRef
-    """
-    _check_model(model)
-    refs = list(_walk(model))
-    if layer is None:
-        for ref in reversed(refs):
-            if _is_container(ref.layer):
-                continue
-            shape = _output_shape(ref.layer, ref.parent(model))
-            if _is_spatial(shape) and _spatial_above_one(shape):
-                return ref
-        raise ValueError("`layer=None`: found no layer with a 4-D output larger than 1 x 1 in "
-                         f"model {model.name!r}; give `layer` explicitly.")
-    ref = resolve_layer(model, layer, refs=refs, none_ok=True)
-    shape = _output_shape(ref.layer, ref.parent(model))
-    if shape is not None and not _is_spatial(shape):
-        raise ValueError(f"`layer`: {ref.name!r} has output shape {shape}, not a 4-D (N, H, W, C) "
-                         "feature map; class activation maps need a convolutional layer. "
-                         + _candidates_message(model))
-    if shape is not None and not _spatial_above_one(shape):
-        raise ValueError(f"`layer`: {ref.name!r} has a 1 x 1 spatial output {shape}: its map "
-                         "cannot localise anything. Pick an earlier layer. "
-                         + _candidates_message(model))
-    return ref
-
-
-# --------------------------------------------------------------------------------------------
-# The probe: a model sharing the caller's layers that returns (A, logits)
-# --------------------------------------------------------------------------------------------
-
-def _producer(tensor):
-    hist = getattr(tensor, "_keras_history", None)
-    return hist[0] if hist is not None else None
-
-
-def _output_layer(model, index=0):
-    keras = _keras()
-    if isinstance(model, keras.Sequential):
-        return model.layers[-1]
-    return _producer(model.outputs[index])
-
-
-def _activation_name(layer):
-    act = getattr(layer, "activation", None)
-    return getattr(act, "__name__", None)
-
-
-def _make_pre_activation_layer():
-    keras = _keras()
-    from keras import ops
-
-    class PreActivation(keras.layers.Layer):
-        """Returns the pre-softmax (pre-sigmoid) output of a layer, sharing its variables."""
-
-        def __init__(self, inner, **kwargs):
-            super().__init__(name=f"{inner.name}_logits", **kwargs)
-            self.inner = inner
-            self.built = True
-
-        def call(self, x):
-            inner = self.inner
-            if isinstance(inner, keras.layers.Dense):
-                y = ops.matmul(x, inner.kernel)
-                if inner.bias is not None:
-                    y = ops.add(y, inner.bias)
-                return y
-            # Any other layer with an `activation` attribute (e.g. a 1 x 1 Conv2D head): call it
-            # with a linear activation. The swap lasts only while the graph is being traced and
-            # is undone before returning, so the caller's layer keeps its activation.
-            saved = inner.activation
-            try:
-                inner.activation = keras.activations.linear
-                return inner.call(x)
-            finally:
-                inner.activation = saved
-
-        def compute_output_shape(self, input_shape):
-            return self.inner.compute_output_shape(input_shape)
-
-    return PreActivation
-
-
-def _pre_activation(layer, args, kwargs):
-    keras = _keras()
-    if isinstance(layer, (keras.layers.Softmax,)) or (
-            isinstance(layer, keras.layers.Activation) and _activation_name(layer) in _SQUASHING):
-        return args[0]
-    if _activation_name(layer) in _SQUASHING:
-        return _make_pre_activation_layer()(layer)(args[0])
-    return layer(*args, **kwargs)
-
-
-def _build_probe(model, target, kind, linearize, output_index):
-    """Keras model: input -> [A, score] (or [score] when ``target`` is None).
-
-    ``target`` is a LayerRef relative to ``model``; ``kind`` is 'output' (the layer's output) or
-    'input' (its input). ``linearize`` replaces a softmax/sigmoid on the scoring layer by its
-    pre-activation.
-    """
-    keras = _keras()
-    score_layer = _output_layer(model, output_index)
-    nxt = target.path[0] if (target is not None and target.path) else None
-    captured = []
-
-    def call_fn(layer, *args, **kwargs):
-        is_score = linearize and layer is score_layer
-        if nxt is not None and layer is nxt:
-            sub = LayerRef(target.path[1:], target.layer)
-            probe = _build_probe(layer, sub, kind, is_score, 0)
-            outs = probe(*args, **kwargs)
-            captured.append(outs[0])
-            return outs[1]
-        if target is not None and nxt is None and layer is target.layer:
-            if kind == "input":
-                captured.append(args[0])
-            out = layer(*args, **kwargs)
-            if kind == "output":
-                captured.append(out)
-            return out
-        if is_score:
-            if _is_container(layer):
-                probe = _build_probe(layer, None, kind, True, 0)
-                return probe(*args, **kwargs)
-            return _pre_activation(layer, args, kwargs)
-        return layer(*args, **kwargs)
-
-    if isinstance(model, keras.Sequential):
-        x = inp = keras.Input(batch_shape=model.inputs[0].shape, dtype=model.inputs[0].dtype)
-        for layer in model.layers:
-            x = call_fn(layer, x)
-        outputs = [x]
-        inputs = [inp]
-    else:
-        clone = keras.models.clone_model(model, clone_function=lambda layer: layer,
-                                         call_function=call_fn)
-        inputs = clone.inputs
-        outputs = clone.outputs
-    score = outputs[output_index]
-    if target is None:
-        return keras.Model(inputs, [score])
-    if len(captured) != 1:
-        raise ValueError(f"`layer`: {target.name!r} is " + (
-            "not connected to the model's output." if not captured else
-            "called more than once in the model (a shared layer); pick an unshared layer."))
-    return keras.Model(inputs, [captured[0], score])
-
-
-def _resolve_output(model, output):
-    n = len(model.outputs)
-    if output is None:
-        if n > 1:
-            names = [getattr(_producer(t), "name", str(i)) for i, t in enumerate(model.outputs)]
-            raise ValueError(f"`output`: the model has {n} outputs {names}; say which one scores the "
-                             "classes with `output=<index or layer name>`.")
-        return 0
-    if isinstance(output, str):
-        names = [getattr(_producer(t), "name", None) for t in model.outputs]
-        if output not in names:
-            raise ValueError(f"`output`: no output named {output!r}; the outputs are {names}.")
-        return names.index(output)
-    return check_int(output, "output", 0, n - 1)
-
-
-class _Probe:
-    """A compiled pass over one (model, layer, output): A, dy^c/dA and logits per chunk."""
 
     def __init__(self, model, target, kind, output_index, logits=True):
         import tensorflow as tf
 
         self.target = target
         self.traces = 0
-        self.extras = {}
+        self._cache = {}
         self.model_ref = weakref.ref(model)
-        self.keras_model = _build_probe(model, target, kind, logits, output_index)
-        in_shape = tuple(model.inputs[0].shape)
-        self.input_shape = in_shape
+        self.keras_model = build_probe(model, target, kind, logits, output_index)
+        self.input_shape = tuple(model.inputs[0].shape)
         out_shape = tuple(self.keras_model.outputs[-1].shape)
-        self.n_classes = int(np.prod([d for d in out_shape[1:] if d is not None])) \
-            if all(d is not None for d in out_shape[1:]) else None
-        spec = tf.TensorSpec((None,) + in_shape[1:], tf.float32)
-        cls_spec = tf.TensorSpec((None,), tf.int32)
-        self._grad = tf.function(self._grad_py, input_signature=[spec, cls_spec])
-        self._fwd = tf.function(self._fwd_py, input_signature=[spec, cls_spec])
+        self.n_classes = int(np.prod(out_shape[1:])) if None not in out_shape[1:] else None
+        self.image_spec = tf.TensorSpec((None,) + self.input_shape[1:], tf.float32)
+        self.class_spec = tf.TensorSpec((None,), tf.int32)
+        self.gradients = tf.function(self._gradients, input_signature=[self.image_spec,
+                                                                       self.class_spec])
+        self.predict = tf.function(self._predict, input_signature=[self.image_spec,
+                                                                   self.class_spec])
 
-    def _run(self, x):
+    def forward(self, x):
+        """``(A, logits)`` for a float32 batch, to be called inside a compiled function."""
         import tensorflow as tf
 
         outs = self.keras_model(x, training=False)
@@ -449,100 +93,132 @@ class _Probe:
         return a, logits
 
     @staticmethod
-    def _pick(logits, cls):
+    def pick(logits, cls):
+        """The class per image (-1 -> the predicted one) and its score :math:`y^c`."""
         import tensorflow as tf
 
         pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
         cls = tf.where(cls < 0, pred, cls)
         return cls, tf.gather(logits, cls, batch_dims=1)
 
-    def _grad_py(self, x, cls):
+    def _gradients(self, x, cls):
+        a, grads, logits, cls = self.tape(x, cls)
+        return a, grads, logits, cls
+
+    def tape(self, x, cls):
+        r"""``(A, \partial y^c/\partial A, logits, class)``, to be called inside a compiled function."""
         import tensorflow as tf
 
         self.traces += 1  # Python side effect: runs only while tracing
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(x)
-            a, logits = self._run(x)
-            cls, score = self._pick(logits, cls)
+            a, logits = self.forward(x)
+            cls, score = self.pick(logits, cls)
         grads = tape.gradient(score, a)
         if grads is None:  # pragma: no cover - the score does not depend on the layer
             grads = tf.zeros_like(a)
         return a, grads, logits, cls
 
-    def _fwd_py(self, x, cls):
+    def _predict(self, x, cls):
         self.traces += 1
-        a, logits = self._run(x)
-        cls, _ = self._pick(logits, cls)
-        if a is None:
-            return logits, cls
-        return a, logits, cls
+        a, logits = self.forward(x)
+        cls, _ = self.pick(logits, cls)
+        return (logits, cls) if a is None else (a, logits, cls)
+
+    def compiled(self, key, build):
+        """A compiled function of this probe cached under ``key``; ``build()`` makes it once."""
+        fn = self._cache.get(key)
+        if fn is None:
+            fn = self._cache[key] = build()
+        return fn
 
 
 _PROBES = collections.OrderedDict()
 
 
 def clear_cache():
-    """Forget every compiled probe (they are rebuilt on the next call)."""
+    """Forget every compiled probe (they are rebuilt on the next call).
+
+    Examples
+    --------
+    >>> clear_cache()
+    >>> len(_PROBES)
+    0
+    """
     _PROBES.clear()
+    _FOUND.clear()
+
+
+_FOUND = collections.OrderedDict()
+
+
+def _find_layer_cached(model, layer):
+    """:func:`find_layer`, remembered per (model, layer name or object): walking a large model's
+    graph costs milliseconds, a call of a method on a small batch not much more."""
+    if isinstance(layer, LayerRef):
+        return layer
+    key = (id(model), layer if isinstance(layer, (str, type(None))) else id(layer))
+    hit = _FOUND.get(key)
+    if hit is not None and hit[0]() is model and (layer is None or isinstance(layer, str)
+                                                  or hit[1].layer is layer):
+        return hit[1]
+    ref = find_layer(model, layer)
+    _FOUND[key] = (weakref.ref(model), ref)
+    while len(_FOUND) > 4 * _CACHE_SIZE:
+        _FOUND.popitem(last=False)
+    return ref
 
 
 def get_probe(model, layer=None, output=None, kind="output", scores_only=False):
-    """The cached compiled probe for (model, layer, output); built on first use."""
-    _check_model(model)
-    out_index = _resolve_output(model, output)
-    target = None if scores_only else (layer if isinstance(layer, LayerRef) else find_layer(model, layer))
+    """The cached :class:`Probe` for (model, layer, output); built on first use.
+
+    ``kind='input'`` taps the layer's input instead of its output (CAM reads the map entering the
+    pooling layer); ``scores_only`` builds a probe without a layer (RISE).
+    """
+    check_model(model)
+    out_index = resolve_output(model, output)
+    target = None if scores_only else _find_layer_cached(model, layer)
     key = (id(model), None if target is None else (tuple(id(c) for c in target.path),
                                                     id(target.layer)), kind, out_index)
     hit = _PROBES.get(key)
     if hit is not None and hit.model_ref() is model:
         _PROBES.move_to_end(key)
         return hit
-    probe = _Probe(model, target, kind, out_index)
-    _PROBES[key] = probe
+    probe = _PROBES[key] = Probe(model, target, kind, out_index)
     while len(_PROBES) > _CACHE_SIZE:
         _PROBES.popitem(last=False)
     return probe
 
 
 # --------------------------------------------------------------------------------------------
-# Inputs, class indices, chunks, output maps
+# Validating a call
 # --------------------------------------------------------------------------------------------
 
-def prepare_images(images, model=None, name="images"):
+def _images(images, model, name):
     """Images (batch, single image or tf.data dataset) -> (float32 NHWC [0, 1], single)."""
-    if model is not None:
-        _check_model(model)
-    try:
-        import tensorflow as tf
+    import tensorflow as tf
 
-        is_ds = isinstance(images, tf.data.Dataset)
-    except ImportError:  # pragma: no cover
-        is_ds = False
-    if is_ds:
+    if isinstance(images, tf.data.Dataset):
         parts = []
         for elem in images.as_numpy_iterator():
-            if isinstance(elem, (tuple, list)):
-                elem = elem[0]
+            elem = elem[0] if isinstance(elem, (tuple, list)) else elem
             if isinstance(elem, dict):
                 raise TypeError(f"`{name}`: dataset elements that are dicts are not supported; map "
                                 "the dataset to images (or (images, labels)) first.")
-            arr, _ = as_images(elem, name)
-            parts.append(arr)
+            parts.append(as_images(elem, name)[0])
         if not parts:
             raise ValueError(f"`{name}`: the dataset is empty.")
         x, single = np.concatenate(parts, axis=0), False
     else:
         x, single = as_images(images, name)
-    if model is not None:
-        want = tuple(model.inputs[0].shape)[1:]
-        got = x.shape[1:]
-        if len(want) != 3 or any(w is not None and w != g for w, g in zip(want, got)):
-            raise ValueError(f"`{name}` of shape {x.shape} do not fit the model input {tuple(model.inputs[0].shape)}"
-                             "; resize them (H, W) or convert the channels first.")
+    want = tuple(model.inputs[0].shape)
+    if len(want) != 4 or any(w is not None and w != g for w, g in zip(want[1:], x.shape[1:])):
+        raise ValueError(f"`{name}` of shape {x.shape} do not fit the model input {want}; resize "
+                         "them (H, W) or convert the channels first.")
     return x, single
 
 
-def class_indices(class_index, n, n_classes, name="class_index"):
+def _class_indices(class_index, n, n_classes, name="class_index"):
     """None / int / one per image -> int32 array of length n; -1 means 'the predicted class'."""
     if class_index is None:
         return np.full(n, -1, np.int32)
@@ -562,14 +238,110 @@ def class_indices(class_index, n, n_classes, name="class_index"):
     return arr.astype(np.int32)
 
 
-def check_batch_size(batch_size):
-    return check_int(batch_size, "batch_size", 1)
+def _upsample_method(upsample):
+    if upsample is True:
+        return "bilinear"
+    if upsample is False or upsample is None:
+        return None
+    if isinstance(upsample, str):
+        return check_choice(upsample, "upsample", UPSAMPLE_METHODS)
+    raise TypeError(f"`upsample` must be True, False or one of {list(UPSAMPLE_METHODS)}; got "
+                    f"{upsample!r}.")
 
+
+@dataclass(frozen=True)
+class Request:
+    """One validated call of an explanation method (made by :func:`prepare`)."""
+
+    model: object
+    x: np.ndarray            # (N, H, W, C) float32 in [0, 1]
+    single: bool             # the caller gave one image: drop the batch axis at the end
+    probe: Probe
+    class_index: np.ndarray  # (N,) int32; -1 = the predicted class
+    upsample: str | None     # an UPSAMPLE_METHODS name, or None to keep the layer's size
+    normalize: bool
+    batch_size: int
+
+    @property
+    def size(self):
+        """The images' (H, W)."""
+        return tuple(self.x.shape[1:3])
+
+    def chunks(self):
+        """``(start, stop)`` of every chunk of ``batch_size`` images."""
+        n = len(self.x)
+        return [(s, min(s + self.batch_size, n)) for s in range(0, n, self.batch_size)]
+
+
+def prepare(model, images, class_index=None, layer=None, upsample=True, normalize=True,
+            batch_size=32, output=None, kind="output", scores_only=False, name="images"):
+    """Validate the arguments every method shares and return a :class:`Request`.
+
+    Parameters
+    ----------
+    model : keras.Model
+    images : array-like (N, H, W, C) or (H, W, C), uint8 or float in [0, 1], or tf.data.Dataset
+    class_index : None, int or sequence of int
+    layer : None, str, keras layer or LayerRef
+    upsample : bool or str
+    normalize : bool
+    batch_size : int
+    output : None, int or str
+    kind : {'output', 'input'}
+        Tap the layer's output (default) or its input.
+    scores_only : bool
+        No layer: a probe that returns scores only (black-box methods).
+    name : str
+        The images argument's name in messages.
+
+    Examples
+    --------
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3),
+    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    >>> req = prepare(model, np.zeros((8, 8, 3)), class_index=2)
+    >>> req.x.shape, req.single, req.class_index.tolist(), req.upsample
+    ((1, 8, 8, 3), True, [2], 'bilinear')
+    """
+    upsample = _upsample_method(upsample)
+    normalize = check_bool(normalize, "normalize")
+    batch_size = check_int(batch_size, "batch_size", 1)
+    check_model(model)
+    x, single = _images(images, model, name)
+    probe = get_probe(model, layer, output, kind=kind, scores_only=scores_only)
+    cls = _class_indices(class_index, len(x), probe.n_classes)
+    return Request(model, x, single, probe, cls, upsample, normalize, batch_size)
+
+
+def fix_classes(req):
+    """The request with every 'predicted class' (-1) replaced by the class predicted on the clean
+    image: methods that perturb the image explain one class for all its copies.
+
+    Examples
+    --------
+    >>> import keras
+    >>> keras.utils.set_random_seed(0)
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3),
+    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    >>> req = fix_classes(prepare(model, np.full((8, 8, 3), 0.5)))
+    >>> int(req.class_index[0]) == int(np.argmax(model(np.full((1, 8, 8, 3), 0.5))))
+    True
+    """
+    if np.all(req.class_index >= 0):
+        return req
+    cls = np.concatenate([req.probe.predict(req.x[s:e], req.class_index[s:e])[-1].numpy()
+                          for s, e in req.chunks()])
+    return replace(req, class_index=cls.astype(np.int32))
+
+
+# --------------------------------------------------------------------------------------------
+# Running the pass
+# --------------------------------------------------------------------------------------------
 
 @dataclass
 class PassResult:
-    """What the core returns: the target activations, the gradients of the class score with respect
-    to them, the logits, the class explained per image and the layer used."""
+    """What the core pass returns: the target activations, the gradients of the class score with
+    respect to them, the logits, the class explained per image and the layer used."""
 
     activations: np.ndarray   # (N, h, w, K)
     gradients: np.ndarray     # (N, h, w, K) or None
@@ -578,29 +350,97 @@ class PassResult:
     layer: str
 
 
-def run_pass(model, x, class_index=None, layer=None, output=None, batch_size=32, gradients=True,
-             kind="output"):
-    """Run the compiled pass over ``x`` (already prepared) in chunks of ``batch_size``."""
-    batch_size = check_batch_size(batch_size)
-    probe = get_probe(model, layer, output, kind=kind)
-    cls = class_indices(class_index, len(x), probe.n_classes)
-    acts, grads, logits, used = [], [], [], []
-    fn = probe._grad if gradients else probe._fwd
-    for s in range(0, len(x), batch_size):
-        outs = fn(x[s:s + batch_size], cls[s:s + batch_size])
-        outs = [o.numpy() for o in outs]
-        acts.append(outs[0])
-        if gradients:
-            grads.append(outs[1])
-        logits.append(outs[-2])
-        used.append(outs[-1])
-    a = np.concatenate(acts)
-    if a.shape[1] * a.shape[2] <= 1:
-        raise ValueError(f"`layer`: {probe.target.name!r} gives a {a.shape[1]} x {a.shape[2]} map "
-                         "for these images: its map cannot localise anything. Pick an earlier layer. "
-                         + _candidates_message(model))
-    return PassResult(a, np.concatenate(grads) if gradients else None, np.concatenate(logits),
-                      np.concatenate(used), probe.target.name)
+def _check_map_size(req, h, w):
+    if h * w <= 1:
+        raise ValueError(f"`layer`: {req.probe.target.name!r} gives a {h} x {w} map for these "
+                         "images: its map cannot localise anything. Pick an earlier layer. "
+                         + candidates_message(req.model))
+
+
+def run_pass(req, *legacy, gradients=True, **legacy_kw):
+    """Run the compiled pass over the request's images in chunks; return a :class:`PassResult`."""
+    if not isinstance(req, Request):  # pragma: no cover - TEMPORARY old signature
+        return _legacy_run_pass(req, *legacy, gradients=gradients, **legacy_kw)
+    fn = req.probe.gradients if gradients else req.probe.predict
+    outs = [[o.numpy() for o in fn(req.x[s:e], req.class_index[s:e])] for s, e in req.chunks()]
+    a = np.concatenate([o[0] for o in outs])
+    _check_map_size(req, a.shape[1], a.shape[2])
+    grads = np.concatenate([o[1] for o in outs]) if gradients else None
+    return PassResult(a, grads, np.concatenate([o[-2] for o in outs]),
+                      np.concatenate([o[-1] for o in outs]), req.probe.target.name)
+
+
+def _finish_tf(maps, req):
+    if req.upsample is not None:
+        maps = upsample_maps_tf(maps, req.size, req.upsample)
+    return normalize_maps_tf(maps) if req.normalize else maps
+
+
+def compute_maps(req, map_fn, gradients=True, key=None):
+    r"""Finished maps from one compiled pass per chunk: images -> :math:`A` (and
+    :math:`\partial y^c/\partial A`) -> ``map_fn`` -> up-sampling -> normalisation.
+
+    ``map_fn(acts, grads, cls)`` takes float32 tensors (N, h, w, K) (``grads`` is None when
+    ``gradients=False``) and the class per image, and returns the raw maps (N, h, w); it is traced
+    once per (probe, ``key``, size, up-sampling, normalisation); ``key`` defaults to ``map_fn``
+    itself (give one when ``map_fn`` is a closure made anew at every call).
+
+    Examples
+    --------
+    >>> import keras
+    >>> keras.utils.set_random_seed(0)
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3),
+    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    >>> import tensorflow as tf
+    >>> req = prepare(model, np.random.default_rng(0).random((2, 8, 8, 3)))
+    >>> maps = compute_maps(req, lambda a, g, c: tf.reduce_sum(a * g, axis=-1))
+    >>> maps.shape, float(maps.min()) >= 0.0, float(maps.max()) <= 1.0
+    ((2, 8, 8), True, True)
+    """
+    import tensorflow as tf
+
+    probe = req.probe
+
+    def build():
+        def run(x, cls):
+            if gradients:
+                a, g, _, cls = probe.tape(x, cls)
+            else:
+                probe.traces += 1
+                a, logits = probe.forward(x)
+                g, (cls, _) = None, probe.pick(logits, cls)
+            raw = map_fn(a, g, cls)
+            return _finish_tf(raw, req), tf.shape(a)[1:3]
+
+        return tf.function(run, input_signature=[probe.image_spec, probe.class_spec])
+
+    fn = probe.compiled(("maps", map_fn if key is None else key, gradients, req.size, req.upsample, req.normalize), build)
+    outs = [fn(req.x[s:e], req.class_index[s:e]) for s, e in req.chunks()]
+    h, w = (int(v) for v in outs[0][1].numpy())
+    _check_map_size(req, h, w)
+    maps = np.concatenate([m.numpy() for m, _ in outs]).astype(np.float32, copy=False)
+    return restore_rank(maps, req.single)
+
+
+def finish(req, maps):
+    """Up-sample raw maps (N, h, w) computed outside the compiled pass as the request asks,
+    normalise them, and restore the caller's rank.
+
+    Examples
+    --------
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(2, 3),
+    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    >>> req = prepare(model, np.zeros((4, 4, 3)))
+    >>> finish(req, np.array([[[0.0, 2.0], [2.0, 4.0]]])).shape
+    (4, 4)
+    """
+    maps = np.asarray(maps, np.float32)
+    if req.upsample is not None:
+        maps = upsample_maps(maps, req.size, req.upsample)
+    if req.normalize:
+        maps = normalize_maps(maps)
+    return restore_rank(maps.astype(np.float32, copy=False), req.single)
 
 
 def activations_and_gradients(model, images, class_index=None, layer=None, output=None,
@@ -630,47 +470,34 @@ def activations_and_gradients(model, images, class_index=None, layer=None, outpu
     PassResult
         ``activations`` and ``gradients`` (N, h, w, K), ``logits`` (N, classes), ``class_index`` (N,)
         and ``layer`` (the layer's path name). A single image keeps the batch axis of size 1.
+
+    Examples
+    --------
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3, name="conv"),
+    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    >>> res = activations_and_gradients(model, np.zeros((2, 8, 8, 3)), class_index=1)
+    >>> res.activations.shape, res.gradients.shape, res.layer
+    ((2, 6, 6, 2), (2, 6, 6, 2), 'conv')
+    >>> # the gradient of a GAP -> Dense score is the Dense weight spread over the 36 cells
+    >>> np.allclose(res.gradients[0, 0, 0], model.layers[-1].kernel.numpy()[:, 1] / 36)
+    True
     """
-    x, _ = prepare_images(images, model)
-    return run_pass(model, x, class_index, layer, output, batch_size, gradients=True)
+    req = prepare(model, images, class_index, layer, False, False, batch_size, output)
+    return run_pass(req, gradients=True)
 
 
-def check_upsample(upsample):
-    if upsample is True:
-        return "bilinear"
-    if upsample is False or upsample is None:
-        return None
-    if isinstance(upsample, str):
-        from .._validate import check_choice
-
-        return check_choice(upsample, "upsample", UPSAMPLE_METHODS)
-    raise TypeError(f"`upsample` must be True, False or one of {list(UPSAMPLE_METHODS)}; got "
-                    f"{upsample!r}.")
+# ---- TEMPORARY: the old entry points, kept only while augmented/ moves to the new ones ----------
+def prepare_images(images, model=None, name="images"):  # pragma: no cover - temporary
+    check_model(model)
+    return _images(images, model, name)
 
 
-def check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be True or False; got {value!r}.")
-    return bool(value)
+def class_indices(class_index, n, n_classes, name="class_index"):  # pragma: no cover - temporary
+    return _class_indices(class_index, n, n_classes, name)
 
 
-def finish(maps, size, upsample, normalize, single):
-    """Up-sample to the image size, normalise, restore the caller's rank."""
-    maps = np.asarray(maps, np.float32)
-    if upsample is not None:
-        maps = upsample_maps(maps, size, upsample)
-    if normalize:
-        maps = normalize_maps(maps)
-    return restore_rank(maps.astype(np.float32, copy=False), single)
-
-
-def explain_with(weight_fn, model, images, class_index, layer, upsample, normalize, batch_size,
-                 output):
-    """Shared body of the gradient methods: core pass -> ``weight_fn(A, G)`` -> map."""
-    upsample = check_upsample(upsample)
-    normalize = check_bool(normalize, "normalize")
-    batch_size = check_batch_size(batch_size)
-    x, single = prepare_images(images, model)
-    res = run_pass(model, x, class_index, layer, output, batch_size, gradients=True)
-    maps = weight_fn(res.activations.astype(np.float64), res.gradients.astype(np.float64))
-    return finish(maps, x.shape[1:3], upsample, normalize, single)
+def _legacy_run_pass(model, x, class_index=None, layer=None, output=None, batch_size=32,
+                     gradients=True, kind="output"):  # pragma: no cover - temporary
+    req = prepare(model, x, class_index, layer, False, False, batch_size, output, kind=kind)
+    return run_pass(req, gradients)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import (LayerRef, _is_container, _keras, _layer_io, _output_layer, _producer,
-                    _resolve_output,
-                    check_batch_size, check_bool, check_upsample, find_layer, finish, prepare_images,
-                    run_pass, _check_model)
+from .._validate import check_bool
+from ._core import compute_maps, prepare
+from ._layers import (LayerRef, check_model, find_layer, is_container, layer_io, output_layer,
+                      producer, resolve_output)
 
 __all__ = ["cam", "find_cam_head"]
 
@@ -19,22 +19,23 @@ _PASS_THROUGH = ("Dropout", "SpatialDropout1D", "Flatten", "Identity", "Activity
 
 def _input_producer(model, path, layer):
     parent = path[-1] if path else model
-    tensor = _layer_io(parent, layer, "input")
+    tensor = layer_io(parent, layer, "input")
     if tensor is None:
         try:
             tensor = layer.input
         except (AttributeError, ValueError, RuntimeError):
             return None
-    return _producer(tensor)
+    return producer(tensor)
 
 
 def _skip_back(model, layer, path):
     """Walk from the layer feeding a Dense back over pass-through layers and into nested models."""
-    keras = _keras()
+    import keras
+
     while layer is not None:
-        if _is_container(layer):
+        if is_container(layer):
             path = path + (layer,)
-            layer = _output_layer(layer, 0)
+            layer = output_layer(layer, 0)
             continue
         name = type(layer).__name__
         if name in _PASS_THROUGH or (isinstance(layer, keras.layers.Activation)
@@ -61,14 +62,15 @@ def find_cam_head(model, output=None):
         When the model does not end in global pooling -> Dense (-> softmax); the message points to
         :func:`cvkit.explain.grad_cam`, which needs no particular structure.
     """
-    keras = _keras()
-    _check_model(model)
-    idx = _resolve_output(model, output)
+    import keras
+
+    check_model(model)
+    idx = resolve_output(model, output)
     path = ()
-    head = _output_layer(model, idx)
-    while _is_container(head):               # a whole classifier used as a layer
+    head = output_layer(model, idx)
+    while is_container(head):               # a whole classifier used as a layer
         path = path + (head,)
-        head = _output_layer(head, 0)
+        head = output_layer(head, 0)
     if isinstance(head, keras.layers.Softmax) or (
             isinstance(head, keras.layers.Activation)
             and getattr(head.activation, "__name__", "") in ("softmax", "sigmoid", "linear")):
@@ -128,10 +130,7 @@ def cam(model, images, class_index=None, layer=None, upsample=True, normalize=Tr
     np.ndarray
         float32 (N, H, W), or (H, W) for a single image.
     """
-    upsample = check_upsample(upsample)
-    normalize = check_bool(normalize, "normalize")
     relu = check_bool(relu, "relu")
-    batch_size = check_batch_size(batch_size)
     pool, dense = find_cam_head(model, output)
     if layer is not None:
         ref = find_layer(model, layer)
@@ -140,18 +139,25 @@ def cam(model, images, class_index=None, layer=None, upsample=True, normalize=Tr
             raise ValueError(f"`layer`: CAM reads the maps entering {pool.name!r}; {ref.name!r} is a "
                              "different layer. Leave `layer=None`, or use cvkit.explain.grad_cam to "
                              "explain another layer.")
-    x, single = prepare_images(images, model)
-    res = run_pass(model, x, class_index, pool, output, batch_size, gradients=False, kind="input")
-    kernel = np.asarray(dense.kernel.numpy() if hasattr(dense.kernel, "numpy") else dense.kernel,
-                        np.float64)
-    if kernel.shape[0] != res.activations.shape[-1]:
-        raise ValueError(f"`model`: Dense {dense.name!r} has {kernel.shape[0]} inputs but the pooled "
-                         f"layer has {res.activations.shape[-1]} channels; CAM needs them equal.")
-    w = kernel[:, res.class_index].T                       # (N, K): w_k^c per image
-    maps = np.einsum("nhwk,nk->nhw", res.activations.astype(np.float64), w)
-    if relu:
-        maps = np.maximum(maps, 0.0)
-    return finish(maps, x.shape[1:3], upsample, normalize, single)
+    req = prepare(model, images, class_index, pool, upsample, normalize, batch_size, output,
+                  kind="input")
+    channels = req.probe.keras_model.outputs[0].shape[-1]
+    if dense.kernel.shape[0] != channels:
+        raise ValueError(f"`model`: Dense {dense.name!r} has {dense.kernel.shape[0]} inputs but the "
+                         f"pooled layer has {channels} channels; CAM needs them equal.")
+    return compute_maps(req, _cam_map(dense, relu), gradients=False, key=("cam", id(dense), relu))
+
+
+def _cam_map(dense, relu):
+    """The traced map of CAM: :math:`\\sum_k w_k^c f_k` with the Dense kernel's column of each class."""
+    import tensorflow as tf
+
+    def cam_map(acts, grads, cls):
+        w = tf.gather(tf.transpose(tf.cast(dense.kernel, tf.float32)), cls)   # (N, K): w_k^c
+        maps = tf.einsum("nhwk,nk->nhw", acts, w)
+        return tf.nn.relu(maps) if relu else maps
+
+    return cam_map
 
 
 def _skip_back_to_map(model, pool):
@@ -161,8 +167,8 @@ def _skip_back_to_map(model, pool):
     layer = _input_producer(model, pool.path, pool.layer)
     while layer is not None:
         layers.append(layer)
-        if _is_container(layer):
-            layer = _output_layer(layer, 0)
+        if is_container(layer):
+            layer = output_layer(layer, 0)
         else:
             break
     return layers

@@ -1,16 +1,18 @@
-r"""The Grad-CAM family: each method is a short function of the activations :math:`A^k_{ij}` and
-the gradients :math:`g^k_{ij} = \partial y^c / \partial A^k_{ij}` returned by the core
-(:mod:`cvkit.explain._core`); :math:`y^c` is the pre-softmax score of class :math:`c`.
+r"""The Grad-CAM family: each method is a weight function of the activations :math:`A^k_{ij}` and
+the gradients :math:`g^k_{ij} = \partial y^c / \partial A^k_{ij}` that the core
+(:mod:`cvkit.explain._core`) computes; :math:`y^c` is the pre-softmax score of class :math:`c`.
 
-Shown side by side in ``notebooks/03_gradcam_deep_dive.ipynb``.
+The weight functions are written once in TensorFlow operations, so the same code runs inside the
+compiled pass (float32, where the map is also up-sampled and normalised) and on NumPy arrays (the
+public ``*_weights`` functions, in float64). Shown side by side in
+``notebooks/03_gradcam_deep_dive.ipynb``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_float, check_int
-from ._core import (check_batch_size, check_bool, check_upsample, explain_with, finish,
-                    get_probe, prepare_images, class_indices)
+from .._validate import check_float, check_int, check_seed, describe, to_numpy
+from ._core import compute_maps, finish, fix_classes, prepare
 
 __all__ = [
     "grad_cam",
@@ -21,33 +23,85 @@ __all__ = [
     "grad_cam_weights",
     "grad_cam_plus_plus_weights",
     "xgrad_cam_weights",
+    "plus_plus_weights",
 ]
 
 
-def _relu(x):
-    return np.maximum(x, 0.0)
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def _safe(x):
+    """``x`` where it is non-zero, else 1: the denominator guard of every weight (never NaN)."""
+    tf = _tf()
+    return tf.where(x != 0, x, tf.ones_like(x))
 
 
 def _check_pair(acts, grads, need_acts=True):
-    """Validate (N, h, w, K) activations and gradients of the same shape."""
-    g = np.asarray(grads, dtype=np.float64)
+    """Validate (N, h, w, K) activations and gradients of the same shape -> float64 tensors."""
+    tf = _tf()
+    g = to_numpy(grads).astype(np.float64)
     if g.ndim != 4:
-        raise ValueError(f"`grads` must have shape (N, h, w, K); got shape {g.shape}.")
+        raise ValueError(f"`grads` must have shape (N, h, w, K); got {describe(g)}.")
     if not need_acts and acts is None:
-        return None, g
-    a = np.asarray(acts, dtype=np.float64)
+        return None, tf.constant(g)
+    a = to_numpy(acts).astype(np.float64)
     if a.shape != g.shape:
         raise ValueError(f"`acts` and `grads` must have the same shape (N, h, w, K); got {a.shape} "
                          f"and {g.shape}.")
-    return a, g
+    return tf.constant(a), tf.constant(g)
 
 
 def _combine(weights, acts):
-    r""":math:`\sum_k w_k A^k` for every image: (N, K) x (N, h, w, K) -> (N, h, w)."""
-    return np.einsum("nk,nhwk->nhw", weights, acts)
+    r""":math:`\mathrm{ReLU}(\sum_k w_k A^k)` for every image: (N, K) x (N, h, w, K) -> (N, h, w)."""
+    tf = _tf()
+    return tf.nn.relu(tf.einsum("nk,nhwk->nhw", weights, acts))
 
 
-# ---- channel weights -------------------------------------------------------------------------
+# ---- channel weights (TensorFlow operations, any float dtype) ---------------------------------
+
+def _gc_weights(acts, grads):
+    return _tf().reduce_mean(grads, axis=(1, 2))
+
+
+def plus_plus_weights(total, g1, g2, g3):
+    r"""The Grad-CAM++ weights from the activation totals and the first three gradient powers:
+
+    .. math::
+        a^{kc}_{ij} = \frac{g^{(2)}_{ij}}{2 g^{(2)}_{ij} + \sum_{ab} A^k_{ab}\, g^{(3)}_{ij}},
+        \qquad w^c_k = \sum_{ij} \frac{a^{kc}_{ij}}{\sum_{ab} a^{kc}_{ab}}\,
+        \mathrm{ReLU}(g^{(1)}_{ij})
+
+    Grad-CAM++ passes :math:`g^{(p)} = g^p`; Smooth Grad-CAM++ the powers averaged over noisy
+    copies. ``total`` is :math:`\sum_{ab} A^k_{ab}` (N, 1, 1, K); the others (N, h, w, K). A zero
+    denominator gives :math:`a = 0`, never NaN. Returns (N, K).
+
+    Examples
+    --------
+    >>> g = np.full((1, 2, 2, 1), 0.5)
+    >>> plus_plus_weights(np.full((1, 1, 1, 1), 4.0), g, g**2, g**3).numpy()  # 4 x 1/4 x 0.5
+    array([[0.5]])
+    """
+    tf = _tf()
+    denom = 2.0 * g2 + total * g3
+    a = g2 / tf.where((g2 != 0) & (denom != 0), denom, tf.ones_like(denom))
+    a = a / _safe(tf.reduce_sum(a, axis=(1, 2), keepdims=True))
+    return tf.reduce_sum(a * tf.nn.relu(g1), axis=(1, 2))
+
+
+def _pp_weights(acts, grads):
+    tf = _tf()
+    total = tf.reduce_sum(acts, axis=(1, 2), keepdims=True)
+    return plus_plus_weights(total, grads, grads * grads, grads * grads * grads)
+
+
+def _xgc_weights(acts, grads):
+    tf = _tf()
+    share = acts / _safe(tf.reduce_sum(acts, axis=(1, 2), keepdims=True))
+    return tf.reduce_sum(share * grads, axis=(1, 2))
+
 
 def grad_cam_weights(acts, grads):
     r"""Grad-CAM channel weights (Selvaraju et al. 2017, Eq. 1):
@@ -55,10 +109,26 @@ def grad_cam_weights(acts, grads):
     .. math:: \alpha_k^c = \frac{1}{Z}\sum_i\sum_j \frac{\partial y^c}{\partial A^k_{ij}}
 
     with :math:`Z = h w`, the number of positions of the map. ``acts`` is unused (kept so that every
-    weight function has the same signature). Returns (N, K).
+    weight function has the same signature) and may be None.
+
+    Parameters
+    ----------
+    acts : array-like (N, h, w, K) or None
+    grads : array-like (N, h, w, K)
+
+    Returns
+    -------
+    np.ndarray
+        float64 (N, K).
+
+    Examples
+    --------
+    >>> g = np.arange(8.0).reshape(1, 2, 2, 2)     # channel 0: 0, 2, 4, 6; channel 1: 1, 3, 5, 7
+    >>> grad_cam_weights(None, g)
+    array([[3., 4.]])
     """
-    _, g = _check_pair(acts, grads, need_acts=False)
-    return g.mean(axis=(1, 2))
+    a, g = _check_pair(acts, grads, need_acts=False)
+    return _gc_weights(a, g).numpy()
 
 
 def grad_cam_plus_plus_weights(acts, grads):
@@ -73,18 +143,27 @@ def grad_cam_plus_plus_weights(acts, grads):
 
     The division by :math:`\sum_{ab} a^{kc}_{ab}` is the authors' released code (tf-keras-vis does the
     same); the constant :math:`\exp(y^c)` factor is dropped, it does not change the normalised map.
-    A zero denominator (where :math:`g = 0`) gives :math:`a = 0`, never NaN. Returns (N, K).
+    A zero denominator (where :math:`g = 0`) gives :math:`a = 0`, never NaN (see
+    :func:`plus_plus_weights`, which Smooth Grad-CAM++ shares).
+
+    Parameters
+    ----------
+    acts, grads : array-like (N, h, w, K)
+
+    Returns
+    -------
+    np.ndarray
+        float64 (N, K).
+
+    Examples
+    --------
+    >>> a = np.ones((1, 2, 2, 1))
+    >>> g = np.array([1.0, 1.0, 0.0, 0.0]).reshape(1, 2, 2, 1)
+    >>> grad_cam_plus_plus_weights(a, g)    # two equal shares of 1/2, each times ReLU(g) = 1
+    array([[1.]])
     """
-    acts, g = _check_pair(acts, grads)
-    g2, g3 = g * g, g * g * g
-    total = acts.sum(axis=(1, 2), keepdims=True)
-    denom = 2.0 * g2 + total * g3
-    denom = np.where(g2 != 0.0, denom, 1.0)
-    denom = np.where(denom != 0.0, denom, 1.0)
-    a = g2 / denom
-    norm = a.sum(axis=(1, 2), keepdims=True)
-    a = a / np.where(norm != 0.0, norm, 1.0)
-    return (a * _relu(g)).sum(axis=(1, 2))
+    a, g = _check_pair(acts, grads)
+    return _pp_weights(a, g).numpy()
 
 
 def xgrad_cam_weights(acts, grads):
@@ -92,34 +171,64 @@ def xgrad_cam_weights(acts, grads):
 
     .. math:: w^c_k = \sum_{ij} \frac{A^k_{ij}}{\sum_{ab} A^k_{ab}} \frac{\partial y^c}{\partial A^k_{ij}}
 
-    A channel that is zero everywhere gets weight 0. Returns (N, K).
+    A channel that is zero everywhere gets weight 0.
+
+    Parameters
+    ----------
+    acts, grads : array-like (N, h, w, K)
+
+    Returns
+    -------
+    np.ndarray
+        float64 (N, K).
+
+    Examples
+    --------
+    >>> a = np.array([3.0, 1.0, 0.0, 0.0]).reshape(1, 2, 2, 1)
+    >>> g = np.array([2.0, 6.0, 9.0, 9.0]).reshape(1, 2, 2, 1)
+    >>> xgrad_cam_weights(a, g)             # 3/4 x 2 + 1/4 x 6
+    array([[3.]])
     """
-    acts, g = _check_pair(acts, grads)
-    total = acts.sum(axis=(1, 2), keepdims=True)
-    share = acts / np.where(total != 0.0, total, 1.0)
-    return (share * g).sum(axis=(1, 2))
+    a, g = _check_pair(acts, grads)
+    return _xgc_weights(a, g).numpy()
 
 
-# ---- maps -------------------------------------------------------------------------------------
+# ---- the maps, traced into the compiled pass ---------------------------------------------------
 
-def _grad_cam_map(acts, grads):
-    return _relu(_combine(grad_cam_weights(acts, grads), acts))
-
-
-def _grad_cam_pp_map(acts, grads):
-    return _relu(_combine(grad_cam_plus_plus_weights(acts, grads), acts))
+def _grad_cam_map(acts, grads, cls):
+    return _combine(_gc_weights(acts, grads), acts)
 
 
-def _xgrad_cam_map(acts, grads):
-    return _relu(_combine(xgrad_cam_weights(acts, grads), acts))
+def _grad_cam_pp_map(acts, grads, cls):
+    return _combine(_pp_weights(acts, grads), acts)
 
 
-def _layer_cam_map(acts, grads):
+def _xgrad_cam_map(acts, grads, cls):
+    return _combine(_xgc_weights(acts, grads), acts)
+
+
+def _layer_cam_map(acts, grads, cls):
     # Layer-CAM (Jiang et al. 2021, Eqs. 5-6): a spatial weight per position, not per channel.
-    return _relu((_relu(grads) * acts).sum(axis=-1))
+    tf = _tf()
+    return tf.nn.relu(tf.reduce_sum(tf.nn.relu(grads) * acts, axis=-1))
 
 
-_DOC_PARAMS = """
+def _explain(map_fn, model, images, class_index, layer, upsample, normalize, batch_size, output):
+    req = prepare(model, images, class_index, layer, upsample, normalize, batch_size, output)
+    return compute_maps(req, map_fn)
+
+
+def grad_cam(model, images, class_index=None, layer=None, upsample=True, normalize=True,
+             batch_size=32, output=None):
+    r"""Grad-CAM (Selvaraju et al. 2017):
+
+    .. math::
+        \alpha_k^c = \frac{1}{Z}\sum_i\sum_j \frac{\partial y^c}{\partial A^k_{ij}}, \qquad
+        L^c_{Grad-CAM} = \mathrm{ReLU}\Big(\sum_k \alpha_k^c A^k\Big)
+
+    For a GAP -> Dense classifier :math:`\alpha_k^c = w_k^c / Z`, so Grad-CAM is ReLU(CAM) up to a
+    positive scale. Shown in ``notebooks/03_gradcam_deep_dive.ipynb``.
+
     Parameters
     ----------
     model : keras.Model
@@ -145,22 +254,19 @@ _DOC_PARAMS = """
     -------
     np.ndarray
         float32 (N, H, W), or (H, W) for a single image.
-"""
 
-
-def grad_cam(model, images, class_index=None, layer=None, upsample=True, normalize=True,
-             batch_size=32, output=None):
-    r"""Grad-CAM (Selvaraju et al. 2017):
-
-    .. math::
-        \alpha_k^c = \frac{1}{Z}\sum_i\sum_j \frac{\partial y^c}{\partial A^k_{ij}}, \qquad
-        L^c_{Grad-CAM} = \mathrm{ReLU}\Big(\sum_k \alpha_k^c A^k\Big)
-
-    For a GAP -> Dense classifier :math:`\alpha_k^c = w_k^c / Z`, so Grad-CAM is ReLU(CAM) up to a
-    positive scale. Shown in ``notebooks/03_gradcam_deep_dive.ipynb``.
+    Examples
+    --------
+    >>> import keras
+    >>> keras.utils.set_random_seed(0)
+    >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3),
+    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    >>> maps = grad_cam(model, np.random.default_rng(0).random((3, 16, 16, 3)), class_index=1)
+    >>> maps.shape, maps.dtype, float(maps.max())
+    ((3, 16, 16), dtype('float32'), 1.0)
     """
-    return explain_with(_grad_cam_map, model, images, class_index, layer, upsample, normalize,
-                        batch_size, output)
+    return _explain(_grad_cam_map, model, images, class_index, layer, upsample, normalize,
+                    batch_size, output)
 
 
 def grad_cam_plus_plus(model, images, class_index=None, layer=None, upsample=True, normalize=True,
@@ -171,9 +277,28 @@ def grad_cam_plus_plus(model, images, class_index=None, layer=None, upsample=Tru
               w^c_k = \sum_{ij} a^{kc}_{ij}\,\mathrm{ReLU}(\partial y^c/\partial A^k_{ij})
 
     with :math:`a^{kc}_{ij}` as in :func:`grad_cam_plus_plus_weights`.
+
+    Parameters
+    ----------
+    model, images, class_index, layer, upsample, normalize, batch_size, output
+        As in :func:`grad_cam`.
+
+    Returns
+    -------
+    np.ndarray
+        float32 (N, H, W), or (H, W) for a single image.
+
+    Examples
+    --------
+    >>> import keras
+    >>> keras.utils.set_random_seed(0)
+    >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3),
+    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    >>> grad_cam_plus_plus(model, np.zeros((16, 16, 3), np.uint8), upsample=False).shape
+    (14, 14)
     """
-    return explain_with(_grad_cam_pp_map, model, images, class_index, layer, upsample, normalize,
-                        batch_size, output)
+    return _explain(_grad_cam_pp_map, model, images, class_index, layer, upsample, normalize,
+                    batch_size, output)
 
 
 def xgrad_cam(model, images, class_index=None, layer=None, upsample=True, normalize=True,
@@ -182,9 +307,28 @@ def xgrad_cam(model, images, class_index=None, layer=None, upsample=True, normal
 
     .. math:: L^c = \mathrm{ReLU}\Big(\sum_k \Big(\sum_{ij} \frac{A^k_{ij}}{\sum_{ab} A^k_{ab}}
               \frac{\partial y^c}{\partial A^k_{ij}}\Big) A^k\Big)
+
+    Parameters
+    ----------
+    model, images, class_index, layer, upsample, normalize, batch_size, output
+        As in :func:`grad_cam`.
+
+    Returns
+    -------
+    np.ndarray
+        float32 (N, H, W), or (H, W) for a single image.
+
+    Examples
+    --------
+    >>> import keras
+    >>> keras.utils.set_random_seed(0)
+    >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3),
+    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    >>> xgrad_cam(model, np.ones((2, 16, 16, 3)), class_index=[0, 1]).shape
+    (2, 16, 16)
     """
-    return explain_with(_xgrad_cam_map, model, images, class_index, layer, upsample, normalize,
-                        batch_size, output)
+    return _explain(_xgrad_cam_map, model, images, class_index, layer, upsample, normalize,
+                    batch_size, output)
 
 
 def layer_cam(model, images, class_index=None, layer=None, upsample=True, normalize=True,
@@ -195,9 +339,38 @@ def layer_cam(model, images, class_index=None, layer=None, upsample=True, normal
               A^k_{ij}\Big)
 
     which keeps finer detail than one weight per channel and also works on earlier layers.
+
+    Parameters
+    ----------
+    model, images, class_index, layer, upsample, normalize, batch_size, output
+        As in :func:`grad_cam`.
+
+    Returns
+    -------
+    np.ndarray
+        float32 (N, H, W), or (H, W) for a single image.
+
+    Examples
+    --------
+    >>> import keras
+    >>> keras.utils.set_random_seed(0)
+    >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3, name="c"),
+    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    >>> layer_cam(model, np.ones((1, 16, 16, 3)), layer="c", upsample="nearest").shape
+    (1, 16, 16)
     """
-    return explain_with(_layer_cam_map, model, images, class_index, layer, upsample, normalize,
-                        batch_size, output)
+    return _explain(_layer_cam_map, model, images, class_index, layer, upsample, normalize,
+                    batch_size, output)
+
+
+def _smooth_moments(probe, noisy, cls, batch_size):
+    """Activations and gradients of every noisy copy, in float64 (M, h, w, K) each."""
+    a_all, g_all = [], []
+    for t in range(0, len(noisy), batch_size):
+        a, g, _, _ = probe.gradients(noisy[t:t + batch_size], cls[t:t + batch_size])
+        a_all.append(a.numpy().astype(np.float64))
+        g_all.append(g.numpy().astype(np.float64))
+    return np.concatenate(a_all), np.concatenate(g_all)
 
 
 def smooth_grad_cam_plus_plus(model, images, class_index=None, layer=None, upsample=True,
@@ -210,63 +383,56 @@ def smooth_grad_cam_plus_plus(model, images, class_index=None, layer=None, upsam
         \bar g^{(p)} = \frac{1}{n}\sum_{s=1}^{n} \big(g(x + \epsilon_s)\big)^p,\ p = 1, 2, 3, \qquad
         \epsilon_s \sim \mathcal{N}(0, \sigma^2), \quad \sigma = \text{noise\_level}\,(\max x - \min x)
 
-    and :math:`\bar A` likewise, then the Grad-CAM++ weights of :func:`grad_cam_plus_plus_weights`
-    with :math:`g^2, g^3` replaced by :math:`\bar g^{(2)}, \bar g^{(3)}`. The class is fixed on the
-    clean image (the predicted class when ``class_index`` is None). Same ``seed``, same map.
+    and :math:`\bar A` likewise, then the Grad-CAM++ weights (:func:`plus_plus_weights`, the same
+    function Grad-CAM++ uses) with :math:`g^2, g^3` replaced by :math:`\bar g^{(2)}, \bar g^{(3)}`.
+    The class is fixed on the clean image (the predicted class when ``class_index`` is None). Same
+    ``seed``, same map.
 
-    Extra parameters
-    ----------------
+    Parameters
+    ----------
+    model, images, class_index, layer, upsample, normalize, batch_size, output
+        As in :func:`grad_cam`.
     n_samples : int
         Noisy copies per image (>= 1).
     noise_level : float
         Noise standard deviation relative to each image's value range (>= 0).
     seed : int
         Seed of the noise.
+
+    Returns
+    -------
+    np.ndarray
+        float32 (N, H, W), or (H, W) for a single image.
+
+    Examples
+    --------
+    >>> import keras
+    >>> keras.utils.set_random_seed(0)
+    >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3),
+    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    >>> x = np.random.default_rng(0).random((2, 16, 16, 3))
+    >>> m = smooth_grad_cam_plus_plus(model, x, n_samples=4, seed=1)
+    >>> m.shape, bool(np.array_equal(m, smooth_grad_cam_plus_plus(model, x, n_samples=4, seed=1)))
+    ((2, 16, 16), True)
     """
-    upsample = check_upsample(upsample)
-    normalize = check_bool(normalize, "normalize")
-    batch_size = check_batch_size(batch_size)
     n_samples = check_int(n_samples, "n_samples", 1)
     noise_level = check_float(noise_level, "noise_level", 0.0)
-    seed = check_int(seed, "seed")
-    x, single = prepare_images(images, model)
-    probe = get_probe(model, layer, output)
-    cls = class_indices(class_index, len(x), probe.n_classes)
-    # fix the class on the clean images
-    fixed = []
-    for s in range(0, len(x), batch_size):
-        fixed.append(probe._fwd(x[s:s + batch_size], cls[s:s + batch_size])[-1].numpy())
-    cls = np.concatenate(fixed)
-    rng = np.random.default_rng(seed)
+    seed = check_seed(seed, allow_none=False)
+    req = fix_classes(prepare(model, images, class_index, layer, upsample, normalize, batch_size,
+                              output))
+    x, rng = req.x, np.random.default_rng(seed)
     sigma = noise_level * (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))
-    per = max(1, batch_size // n_samples)          # images per chunk, each with n_samples copies
+    per = max(1, req.batch_size // n_samples)          # images per chunk, each with n_samples copies
     maps = []
     for s in range(0, len(x), per):
-        xb, cb, sb = x[s:s + per], cls[s:s + per], sigma[s:s + per]
+        xb, cb, sb = x[s:s + per], req.class_index[s:s + per], sigma[s:s + per]
         noisy = np.repeat(xb, n_samples, axis=0)
         noisy = noisy + rng.standard_normal(noisy.shape).astype(np.float32) \
             * np.repeat(sb, n_samples)[:, None, None, None].astype(np.float32)
-        a_all, g_all = [], []
-        for t in range(0, len(noisy), batch_size):
-            a, g, _, _ = probe._grad(noisy[t:t + batch_size],
-                                     np.repeat(cb, n_samples)[t:t + batch_size])
-            a_all.append(a.numpy().astype(np.float64))
-            g_all.append(g.numpy().astype(np.float64))
-        a = np.concatenate(a_all).reshape((len(xb), n_samples) + a_all[0].shape[1:])
-        g = np.concatenate(g_all).reshape((len(xb), n_samples) + g_all[0].shape[1:])
-        a_mean = a.mean(axis=1)
-        g1, g2, g3 = g.mean(axis=1), (g ** 2).mean(axis=1), (g ** 3).mean(axis=1)
-        total = a_mean.sum(axis=(1, 2), keepdims=True)
-        denom = 2.0 * g2 + total * g3
-        denom = np.where((g2 != 0.0) & (denom != 0.0), denom, 1.0)
-        alpha = g2 / denom
-        norm = alpha.sum(axis=(1, 2), keepdims=True)
-        alpha = alpha / np.where(norm != 0.0, norm, 1.0)
-        w = (alpha * _relu(g1)).sum(axis=(1, 2))
-        maps.append(_relu(_combine(w, a_mean)))
-    return finish(np.concatenate(maps), x.shape[1:3], upsample, normalize, single)
-
-
-for _f in (grad_cam, grad_cam_plus_plus, xgrad_cam, layer_cam):
-    _f.__doc__ = _f.__doc__.rstrip() + "\n" + _DOC_PARAMS
-smooth_grad_cam_plus_plus.__doc__ = smooth_grad_cam_plus_plus.__doc__.rstrip() + "\n" + _DOC_PARAMS
+        a, g = _smooth_moments(req.probe, noisy, np.repeat(cb, n_samples), req.batch_size)
+        a = a.reshape((len(xb), n_samples) + a.shape[1:]).mean(axis=1)
+        g = g.reshape((len(xb), n_samples) + g.shape[1:])
+        total = a.sum(axis=(1, 2), keepdims=True)
+        w = plus_plus_weights(total, g.mean(axis=1), (g ** 2).mean(axis=1), (g ** 3).mean(axis=1))
+        maps.append(_combine(w, a).numpy())
+    return finish(req, np.concatenate(maps))

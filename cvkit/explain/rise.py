@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_float, check_int
-from ._core import (check_batch_size, check_bool, check_upsample, class_indices, finish, get_probe,
-                    prepare_images)
+from .._validate import check_float, check_int, check_seed, check_size
+from ._core import finish, fix_classes, prepare, run_pass
 
 __all__ = ["rise", "rise_masks", "score_cam"]
 
@@ -42,27 +41,32 @@ def _upsample_crop(grids, shifts, height, width):
     return tf.gather(up, cols, axis=2, batch_dims=1)
 
 
+def _no_resize(req):
+    """RISE maps are at the image size already: finish them without resizing."""
+    from dataclasses import replace
+
+    return replace(req, upsample=None)
+
+
 def _rise_fn(probe):
     """Compiled: (image, grids, shifts, class) -> (sum_i P_c(I * M_i) M_i, sum_i M_i)."""
     import tensorflow as tf
 
-    fn = probe.extras.get("rise")
-    if fn is None:
-        shape = probe.input_shape[1:]
-
+    def build():
         def run(image, grids, shifts, cls):
             probe.traces += 1
             h, w = tf.shape(image)[0], tf.shape(image)[1]
             masks = _upsample_crop(grids, shifts, h, w)                   # (B, H, W)
-            logits = probe._run(image[None] * masks[..., None])[1]
+            logits = probe.forward(image[None] * masks[..., None])[1]
             p = _class_prob(logits, cls)                                  # (B,)
             return tf.tensordot(p, masks, axes=1), tf.reduce_sum(masks, axis=0)
 
-        fn = tf.function(run, input_signature=[
-            tf.TensorSpec(shape, tf.float32), tf.TensorSpec((None, None, None), tf.float32),
-            tf.TensorSpec((None, 2), tf.int32), tf.TensorSpec((), tf.int32)])
-        probe.extras["rise"] = fn
-    return fn
+        return tf.function(run, input_signature=[
+            tf.TensorSpec(probe.input_shape[1:], tf.float32),
+            tf.TensorSpec((None, None, None), tf.float32), tf.TensorSpec((None, 2), tf.int32),
+            tf.TensorSpec((), tf.int32)])
+
+    return probe.compiled("rise", build)
 
 
 def rise_masks(n_masks, image_size, grid_size=7, p=0.5, seed=0, start=0, stop=None):
@@ -88,10 +92,8 @@ def _draw(n_masks, image_size, grid_size, p, seed):
     n_masks = check_int(n_masks, "n_masks", 1)
     grid_size = check_int(grid_size, "grid_size", 1)
     p = check_float(p, "p", 0.0, 1.0, strict_min=True)
-    seed = check_int(seed, "seed")
-    if isinstance(image_size, (int, np.integer)):
-        image_size = (int(image_size), int(image_size))
-    h, w = (check_int(s, "image_size", 1) for s in image_size)
+    seed = check_seed(seed, allow_none=False)
+    h, w = check_size(image_size, "image_size")
     rng = np.random.default_rng(seed)
     grids = (rng.random((n_masks, grid_size, grid_size)) < p).astype(np.float32)
     ch, cw = -(-h // grid_size), -(-w // grid_size)
@@ -142,38 +144,27 @@ def rise(model, images, class_index=None, layer=None, upsample=True, normalize=T
     np.ndarray
         float32 (N, H, W), or (H, W) for a single image.
     """
-    check_upsample(upsample)
     if layer is not None:
         raise ValueError(f"`layer`: RISE is a black-box method and reads no layer; got {layer!r}. "
                          "Leave it None (or use score_cam / grad_cam to explain a layer).")
-    normalize = check_bool(normalize, "normalize")
-    batch_size = check_batch_size(batch_size)
-    x, single = prepare_images(images, model)
-    grids, shifts, _ = _draw(n_masks, x.shape[1:3], grid_size, p, seed)
-    probe = get_probe(model, output=output, scores_only=True)
-    cls = class_indices(class_index, len(x), probe.n_classes)
-    cls = np.concatenate([probe._fwd(x[s:s + batch_size], cls[s:s + batch_size])[-1].numpy()
-                          for s in range(0, len(x), batch_size)])
-    fn = _rise_fn(probe)
-    maps = np.zeros(x.shape[:3], np.float64)
-    for i in range(len(x)):
-        img = x[i]
-        c = np.int32(cls[i])
-        for s in range(0, n_masks, batch_size):
-            part, _ = fn(img, grids[s:s + batch_size], shifts[s:s + batch_size], c)
+    req = fix_classes(prepare(model, images, class_index, None, upsample, normalize, batch_size,
+                              output, scores_only=True))
+    grids, shifts, _ = _draw(n_masks, req.size, grid_size, p, seed)
+    fn = _rise_fn(req.probe)
+    maps = np.zeros(req.x.shape[:3], np.float64)
+    for i, (img, c) in enumerate(zip(req.x, req.class_index)):
+        for s in range(0, n_masks, req.batch_size):
+            part, _ = fn(img, grids[s:s + req.batch_size], shifts[s:s + req.batch_size], np.int32(c))
             maps[i] += part.numpy()
     maps /= n_masks * p
-    return finish(maps, x.shape[1:3], None, normalize, single)
+    return finish(_no_resize(req), maps)
 
 
 def _score_cam_fn(probe):
     """Compiled: (image, maps (B, h, w), class) -> P_c(I * norm(up(A^k))) for each of the B maps."""
     import tensorflow as tf
 
-    fn = probe.extras.get("score_cam")
-    if fn is None:
-        shape = probe.input_shape[1:]
-
+    def build():
         def run(image, maps, cls):
             probe.traces += 1
             size = tf.shape(image)[:2]
@@ -182,14 +173,14 @@ def _score_cam_fn(probe):
             hi = tf.reduce_max(up, axis=(1, 2), keepdims=True)
             rng = hi - lo
             masks = tf.where(rng > 0, (up - lo) / tf.where(rng > 0, rng, 1.0), 0.0)
-            logits = probe._run(image[None] * masks[..., None])[1]
+            logits = probe.forward(image[None] * masks[..., None])[1]
             return _class_prob(logits, cls)
 
-        fn = tf.function(run, input_signature=[
-            tf.TensorSpec(shape, tf.float32), tf.TensorSpec((None, None, None), tf.float32),
-            tf.TensorSpec((), tf.int32)])
-        probe.extras["score_cam"] = fn
-    return fn
+        return tf.function(run, input_signature=[
+            tf.TensorSpec(probe.input_shape[1:], tf.float32),
+            tf.TensorSpec((None, None, None), tf.float32), tf.TensorSpec((), tf.int32)])
+
+    return probe.compiled("score_cam", build)
 
 
 def score_cam(model, images, class_index=None, layer=None, upsample=True, normalize=True,
@@ -217,25 +208,14 @@ def score_cam(model, images, class_index=None, layer=None, upsample=True, normal
     np.ndarray
         float32 (N, H, W), or (H, W) for a single image.
     """
-    upsample = check_upsample(upsample)
-    normalize = check_bool(normalize, "normalize")
-    batch_size = check_batch_size(batch_size)
-    x, single = prepare_images(images, model)
-    probe = get_probe(model, layer, output)
-    cls = class_indices(class_index, len(x), probe.n_classes)
-    acts, used = [], []
-    for s in range(0, len(x), batch_size):
-        a, _, c = probe._fwd(x[s:s + batch_size], cls[s:s + batch_size])
-        acts.append(a.numpy())
-        used.append(c.numpy())
-    acts, cls = np.concatenate(acts), np.concatenate(used)
-    if acts.shape[1] * acts.shape[2] <= 1:
-        raise ValueError(f"`layer`: {probe.target.name!r} gives a 1 x 1 map; pick an earlier layer.")
-    fn = _score_cam_fn(probe)
-    maps = np.zeros(acts.shape[:3], np.float64)
-    for i in range(len(x)):
-        chans = np.ascontiguousarray(np.moveaxis(acts[i], -1, 0))        # (K, h, w)
-        weights = np.concatenate([fn(x[i], chans[s:s + batch_size], np.int32(cls[i])).numpy()
-                                  for s in range(0, len(chans), batch_size)])
+    req = prepare(model, images, class_index, layer, upsample, normalize, batch_size, output)
+    res = run_pass(req, gradients=False)        # the activations and the class of the clean image
+    fn = _score_cam_fn(req.probe)
+    bs = req.batch_size
+    maps = np.zeros(res.activations.shape[:3], np.float64)
+    for i, (img, acts, c) in enumerate(zip(req.x, res.activations, res.class_index)):
+        chans = np.ascontiguousarray(np.moveaxis(acts, -1, 0))        # (K, h, w)
+        weights = np.concatenate([fn(img, chans[s:s + bs], np.int32(c)).numpy()
+                                  for s in range(0, len(chans), bs)])
         maps[i] = np.maximum(np.tensordot(weights.astype(np.float64), chans.astype(np.float64), 1), 0)
-    return finish(maps, x.shape[1:3], upsample, normalize, single)
+    return finish(req, maps)

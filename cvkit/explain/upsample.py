@@ -14,7 +14,8 @@ import numpy as np
 
 from .._validate import as_maps, check_bool, check_choice, to_numpy
 
-__all__ = ["bilinear_upsample", "upsample_maps", "normalize_maps", "UPSAMPLE_METHODS"]
+__all__ = ["bilinear_upsample", "upsample_maps", "normalize_maps", "upsample_maps_tf", "normalize_maps_tf",
+           "UPSAMPLE_METHODS"]
 
 #: The interpolation methods accepted by ``upsample=`` in every explanation function.
 UPSAMPLE_METHODS = ("bilinear", "bicubic", "nearest", "bilinear_align_corners")
@@ -179,3 +180,49 @@ def normalize_maps(maps, relu=False, nan="raise"):
     ok = rng > 1e-6 * scale                        # False for a constant (or zero) map
     out = np.where(ok, (m - lo) / np.where(ok, rng, 1.0), 0.0).astype(np.float32)
     return out[0] if single else out
+
+
+def upsample_maps_tf(maps, size, method="bilinear"):
+    """TensorFlow twin of :func:`upsample_maps`, for use inside a compiled pass.
+
+    ``maps`` is a float tensor (N, h, w); ``size`` a static pair (H, W). ``'bilinear'`` uses
+    half-pixel centres (``tf.image.resize``), ``'bilinear_align_corners'`` the course's formula
+    (``tf.compat.v1.image.resize(..., align_corners=True)``); both equal :func:`bilinear_upsample`.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> m = tf.constant([[[0.0, 1.0], [2.0, 3.0]]])
+    >>> out = upsample_maps_tf(m, (4, 4)).numpy()
+    >>> np.allclose(out, upsample_maps(m.numpy(), (4, 4)))
+    True
+    """
+    import tensorflow as tf
+
+    method = check_choice(method, "upsample", UPSAMPLE_METHODS)
+    x = maps[..., None]
+    if method == "bilinear_align_corners":
+        out = tf.compat.v1.image.resize(x, size, method="bilinear", align_corners=True)
+    else:
+        out = tf.image.resize(x, size, method=method, antialias=False)
+    return out[..., 0]
+
+
+def normalize_maps_tf(maps):
+    """TensorFlow twin of :func:`normalize_maps` (same rule for a constant map), for a compiled pass.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> normalize_maps_tf(tf.constant([[[1.0, 3.0]], [[2.0, 2.0]]])).numpy()
+    array([[[0., 1.]],
+    <BLANKLINE>
+           [[0., 0.]]], dtype=float32)
+    """
+    import tensorflow as tf
+
+    lo = tf.reduce_min(maps, axis=(1, 2), keepdims=True)
+    hi = tf.reduce_max(maps, axis=(1, 2), keepdims=True)
+    rng = hi - lo
+    ok = rng > 1e-6 * tf.maximum(tf.abs(lo), tf.abs(hi))
+    return tf.where(ok, (maps - lo) / tf.where(ok, rng, tf.ones_like(rng)), tf.zeros_like(maps))
