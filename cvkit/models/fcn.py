@@ -23,7 +23,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import _describe, check_choice, check_float, check_int
+from .._validate import describe, check_choice, check_float, check_int
 
 __all__ = [
     "transposed_conv2d",
@@ -99,18 +99,18 @@ def transposed_conv2d(x, kernel, stride=1, padding="valid"):
     ka = np.asarray(kernel.numpy() if hasattr(kernel, "numpy") else kernel)
     for name, a in (("x", xa), ("kernel", ka)):
         if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-            raise TypeError(f"`{name}` must be numeric; got {_describe(a)}.")
+            raise TypeError(f"`{name}` must be numeric; got {describe(a)}.")
     single = xa.ndim == 2
     if single:
         xa = xa[..., None]
     if xa.ndim != 3:
-        raise ValueError(f"`x` must be (H, W) or (H, W, C_in); got {_describe(xa)}.")
+        raise ValueError(f"`x` must be (H, W) or (H, W, C_in); got {describe(xa)}.")
     kernel2d = ka.ndim == 2
     if kernel2d:
         ka = ka[:, :, None, None]
     if ka.ndim != 4:
         raise ValueError(f"`kernel` must be (k_h, k_w) or (k_h, k_w, C_out, C_in); got "
-                         f"{_describe(ka)}.")
+                         f"{describe(ka)}.")
     if ka.size == 0 or xa.size == 0:
         raise ValueError(f"`x` and `kernel` must not be empty; got shapes {xa.shape}, {ka.shape}.")
     if ka.shape[3] != xa.shape[2]:

@@ -304,13 +304,13 @@ def keypoint_regressor(num_keypoints, backbone="mobilenetv2", input_shape=(224, 
 
 
 def _kp_boxes(keypoints, boxes):
-    from ..boxes import _as_boxes
+    from ..boxes import as_boxes
 
     kp = np.asarray(keypoints, dtype=np.float64) if not hasattr(keypoints, "numpy") \
         else np.asarray(keypoints.numpy(), dtype=np.float64)
     if kp.ndim != 3 or kp.shape[-1] != 2:
         raise ValueError(f"`keypoints` must have shape (N, K, 2) of (x, y); got {kp.shape}.")
-    b = _as_boxes(boxes, "boxes").astype(np.float64)
+    b = as_boxes(boxes, "boxes").astype(np.float64)
     if b.shape != (kp.shape[0], 4):
         raise ValueError(f"`boxes` must have shape ({kp.shape[0]}, 4), one box per image of "
                          f"`keypoints`; got {b.shape}.")

@@ -156,8 +156,8 @@ def localization_scores(labels, boxes, probs, pred_boxes, iou_threshold=0.5):
     iou_threshold = check_float(iou_threshold, "iou_threshold", 0.0, 1.0)
     labels = np.asarray(labels).reshape(-1)
     pc = predicted_classes(probs)
-    b = _boxes._as_boxes(boxes, "boxes")
-    pb = _boxes._as_boxes(pred_boxes, "pred_boxes")
+    b = _boxes.as_boxes(boxes, "boxes")
+    pb = _boxes.as_boxes(pred_boxes, "pred_boxes")
     n = len(labels)
     if not (len(pc) == len(b) == len(pb) == n):
         raise ValueError(f"`labels`, `boxes`, `probs` and `pred_boxes` must hold the same number of "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import _describe
+from .._validate import describe
 
 # ITU-R BT.709 luma weights, the ones scikit-image's ``rgb2gray`` uses.
 LUMA = np.array([0.2125, 0.7154, 0.0721])
@@ -23,7 +23,7 @@ def as_gray(image, name="image", keep_dtype=True):
     arr = np.asarray(image)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"`{name}` must be a numeric array (uint8, float or bool); got "
-                        f"{_describe(arr)}.")
+                        f"{describe(arr)}.")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"`{name}` must be real; got dtype {arr.dtype}.")
     if arr.ndim == 3 and arr.shape[-1] == 1:
@@ -33,7 +33,7 @@ def as_gray(image, name="image", keep_dtype=True):
         arr = rgb @ LUMA
     if arr.ndim != 2:
         raise ValueError(f"`{name}` must be a grey image (H, W), (H, W, 1) or an RGB image "
-                         f"(H, W, 3); got {_describe(arr)}. Pass one image, not a batch.")
+                         f"(H, W, 3); got {describe(arr)}. Pass one image, not a batch.")
     if arr.size == 0:
         raise ValueError(f"`{name}` is empty: shape {arr.shape}.")
     if arr.dtype == bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import _describe, check_float, check_int
+from .._validate import describe, check_float, check_int
 
 __all__ = ["kmeans_plus_plus", "kmeans", "KMeansSegmentation", "kmeans_segment", "slic_superpixels",
            "pixel_features"]
@@ -23,9 +23,9 @@ def _as_points(X, name="X"):
         X = X.numpy()
     arr = np.asarray(X)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"`{name}` must be a numeric (N, D) array; got {_describe(arr)}.")
+        raise TypeError(f"`{name}` must be a numeric (N, D) array; got {describe(arr)}.")
     if arr.ndim != 2:
-        raise ValueError(f"`{name}` must be a table of points (N, D); got {_describe(arr)}. "
+        raise ValueError(f"`{name}` must be a table of points (N, D); got {describe(arr)}. "
                          "Reshape an image with image.reshape(-1, C).")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"`{name}` is empty: shape {arr.shape}.")

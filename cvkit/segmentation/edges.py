@@ -30,7 +30,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import _describe, check_choice, check_float, check_int
+from .._validate import describe, check_choice, check_float, check_int
 from ._common import as_float_gray
 
 __all__ = [
@@ -67,9 +67,9 @@ def _as_kernel(kernel, name="kernel", odd=False):
         kernel = kernel.numpy()
     k = np.asarray(kernel)
     if k.dtype == object or not (np.issubdtype(k.dtype, np.number) or k.dtype == bool):
-        raise TypeError(f"`{name}` must be a numeric 2-D array; got {_describe(k)}.")
+        raise TypeError(f"`{name}` must be a numeric 2-D array; got {describe(k)}.")
     if k.ndim != 2:
-        raise ValueError(f"`{name}` must be a 2-D array (kh, kw); got {_describe(k)}.")
+        raise ValueError(f"`{name}` must be a 2-D array (kh, kw); got {describe(k)}.")
     if k.size == 0:
         raise ValueError(f"`{name}` is empty: shape {k.shape}. A kernel needs at least one tap.")
     k = k.astype(np.float64)
@@ -319,7 +319,7 @@ def zero_crossings(response, threshold=0.0):
     """
     r = np.asarray(response.numpy() if hasattr(response, "numpy") else response)
     if r.ndim != 2:
-        raise ValueError(f"`response` must be a 2-D map (H, W); got {_describe(r)}.")
+        raise ValueError(f"`response` must be a 2-D map (H, W); got {describe(r)}.")
     if r.size == 0:
         raise ValueError("`response` is empty.")
     if not (np.issubdtype(r.dtype, np.floating) or np.issubdtype(r.dtype, np.integer)):

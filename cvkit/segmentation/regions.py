@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import _describe, check_choice, check_float, check_int
+from .._validate import describe, check_choice, check_float, check_int
 from ._common import as_gray
 
 __all__ = ["connected_components", "region_grow", "region_properties", "region_boxes"]
@@ -24,9 +24,9 @@ def _as_mask(mask, name="mask"):
         mask = mask.numpy()
     m = np.asarray(mask)
     if m.dtype == object or not (np.issubdtype(m.dtype, np.number) or m.dtype == bool):
-        raise TypeError(f"`{name}` must be a bool or integer (H, W) array; got {_describe(m)}.")
+        raise TypeError(f"`{name}` must be a bool or integer (H, W) array; got {describe(m)}.")
     if m.ndim != 2:
-        raise ValueError(f"`{name}` must be a 2-D mask (H, W); got {_describe(m)}.")
+        raise ValueError(f"`{name}` must be a 2-D mask (H, W); got {describe(m)}.")
     if m.size == 0:
         raise ValueError(f"`{name}` is empty: shape {m.shape}.")
     if np.issubdtype(m.dtype, np.floating) and not np.all(np.isfinite(m)):

@@ -29,7 +29,7 @@ def _image(image, name="image"):
 def _norm_boxes(boxes, fmt, hw, name="boxes"):
     from .. import boxes as B
 
-    b = B._as_boxes(boxes, name)
+    b = B.as_boxes(boxes, name)
     if b.ndim == 1:
         b = b[None]
     if b.ndim != 2:

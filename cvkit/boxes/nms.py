@@ -1,0 +1,59 @@
+"""Greedy non-maximum suppression."""
+from __future__ import annotations
+
+import numpy as np
+
+from .formats import as_boxes
+
+__all__ = ["nms"]
+
+
+def nms(boxes, scores, max_output_size=100, iou_threshold=0.5, score_threshold=None):
+    """Greedy non-maximum suppression (a wrapper over ``tf.image.non_max_suppression``).
+
+    Repeatedly keeps the highest-scoring remaining box and drops every box whose IoU with it is
+    above ``iou_threshold``.
+
+    Parameters
+    ----------
+    boxes : array-like (N, 4)
+        ``xyxy`` boxes (normalised or pixels).
+    scores : array-like (N,)
+    max_output_size : int
+        At most this many boxes are kept.
+    iou_threshold : float in [0, 1]
+    score_threshold : float, optional
+        Boxes scoring below it are dropped first.
+
+    Returns
+    -------
+    np.ndarray (K,) int64
+        Indices of the kept boxes, by decreasing score.
+    """
+    import tensorflow as tf
+
+    from .._validate import check_float, check_int
+
+    b = as_boxes(boxes, "boxes")
+    if b.ndim != 2:
+        raise ValueError(f"`boxes` must have shape (N, 4); got {b.shape}.")
+    s = np.asarray(scores.numpy() if hasattr(scores, "numpy") else scores)
+    if s.shape != (b.shape[0],):
+        raise ValueError(f"`scores` must have shape ({b.shape[0]},), one score per box; got "
+                         f"{s.shape}.")
+    if not np.issubdtype(s.dtype, np.number) or not np.all(np.isfinite(s)):
+        raise ValueError("`scores` must be finite numbers.")
+    max_output_size = check_int(max_output_size, "max_output_size", minimum=0)
+    iou_threshold = check_float(iou_threshold, "iou_threshold", 0.0, 1.0)
+    kw = {}
+    if score_threshold is not None:
+        kw["score_threshold"] = check_float(score_threshold, "score_threshold")
+    if b.shape[0] == 0:
+        return np.zeros((0,), np.int64)
+    # tf.image.non_max_suppression takes any diagonal pair of corners (so xyxy works unchanged, as
+    # IoU is symmetric in x and y); note that it reads an inverted box as the box between its corners.
+    idx = tf.image.non_max_suppression(tf.constant(b, tf.float32), tf.constant(s, tf.float32),
+                                       max_output_size, iou_threshold=iou_threshold, **kw)
+    return idx.numpy().astype(np.int64)
+
+
