@@ -116,7 +116,7 @@ def plain_authors_scheme(g, params, size, lambda_tv, lambda_energy, steps=200):
     import keras
     import tensorflow as tf
 
-    from cvkit.explain.augmented import _warp
+    from cvkit.explain.augmented.warp import _warp
 
     n, m = g.shape[0], g.shape[1]
     s = size // m

@@ -134,8 +134,11 @@ def check_size(value, name, minimum=1, maximum=None, ndim=2):
     """
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         values = (value,) * ndim
-    elif isinstance(value, (tuple, list, np.ndarray)) and len(value) == ndim:
+    elif isinstance(value, (tuple, list, np.ndarray)):
         values = tuple(value)
+        if len(values) != ndim:
+            raise ValueError(f"`{name}` must be an int or a sequence of {ndim} ints; got "
+                             f"{len(values)} values {value!r}.")
     else:
         raise TypeError(f"`{name}` must be an int or a sequence of {ndim} ints; got {describe(value)}.")
     out = []

@@ -46,7 +46,7 @@ __all__ = [
     "LayerRef",
     "PassResult",
     "clear_cache",
-    # Augmented Grad-CAM (cvkit/explain/augmented.py), imported on first use
+    # Augmented Grad-CAM (cvkit/explain/augmented/), imported on first use
     *_AUGMENTED,
 ]
 

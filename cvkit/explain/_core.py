@@ -357,10 +357,8 @@ def _check_map_size(req, h, w):
                          + candidates_message(req.model))
 
 
-def run_pass(req, *legacy, gradients=True, **legacy_kw):
+def run_pass(req, gradients=True):
     """Run the compiled pass over the request's images in chunks; return a :class:`PassResult`."""
-    if not isinstance(req, Request):  # pragma: no cover - TEMPORARY old signature
-        return _legacy_run_pass(req, *legacy, gradients=gradients, **legacy_kw)
     fn = req.probe.gradients if gradients else req.probe.predict
     outs = [[o.numpy() for o in fn(req.x[s:e], req.class_index[s:e])] for s, e in req.chunks()]
     a = np.concatenate([o[0] for o in outs])
@@ -486,18 +484,3 @@ def activations_and_gradients(model, images, class_index=None, layer=None, outpu
     req = prepare(model, images, class_index, layer, False, False, batch_size, output)
     return run_pass(req, gradients=True)
 
-
-# ---- TEMPORARY: the old entry points, kept only while augmented/ moves to the new ones ----------
-def prepare_images(images, model=None, name="images"):  # pragma: no cover - temporary
-    check_model(model)
-    return _images(images, model, name)
-
-
-def class_indices(class_index, n, n_classes, name="class_index"):  # pragma: no cover - temporary
-    return _class_indices(class_index, n, n_classes, name)
-
-
-def _legacy_run_pass(model, x, class_index=None, layer=None, output=None, batch_size=32,
-                     gradients=True, kind="output"):  # pragma: no cover - temporary
-    req = prepare(model, x, class_index, layer, False, False, batch_size, output, kind=kind)
-    return run_pass(req, gradients)

@@ -4,7 +4,6 @@ Shown in ``notebooks/02_cam_gap_mobilenet.ipynb``.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .._validate import check_bool
 from ._core import compute_maps, prepare

@@ -170,7 +170,7 @@ def normalize_maps(maps, relu=False, nan="raise"):
         flat[rows] = 0.0
         arr = flat.reshape(arr.shape)
     maps, single = as_maps(arr, "maps")
-    m = maps.astype(np.float64)
+    m = maps                                       # float32, as the WSOL benchmark computes
     if relu:
         m = np.maximum(m, 0.0)
     lo = m.min(axis=(1, 2), keepdims=True)
@@ -178,7 +178,7 @@ def normalize_maps(maps, relu=False, nan="raise"):
     rng = hi - lo
     scale = np.maximum(np.abs(lo), np.abs(hi))
     ok = rng > 1e-6 * scale                        # False for a constant (or zero) map
-    out = np.where(ok, (m - lo) / np.where(ok, rng, 1.0), 0.0).astype(np.float32)
+    out = np.where(ok, (m - lo) / np.where(ok, rng, np.float32(1)), np.float32(0))
     return out[0] if single else out
 
 
