@@ -4,7 +4,7 @@ Each copy holds a handful of ``cvkit.datasets.shapes`` images (64-96 px, some no
 JPEG in CUB) saved as real JPEG / PNG files, with the annotation files of the real format: boxes
 from the shapes boxes (written in each format's own pixel convention) and, for the Pet copy,
 trimaps from the shapes masks. The output is deterministic; the tests in
-``tests/datasets/test_formats.py`` load the committed copies in ``datasets/fixtures/`` and check
+``tests/datasets/formats/`` load the committed copies in ``datasets/fixtures/`` and check
 that the loaders give back the boxes the images were made from.
 
 Run from the repository root::

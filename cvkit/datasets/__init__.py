@@ -1,5 +1,11 @@
 """Datasets: the synthetic ``shapes`` set, tf.data pipelines and loaders for real datasets on disk.
 
+- ``synthetic.py``: :func:`shapes`, the deterministic synthetic localization set, and its presets;
+- ``pipeline.py``: ``tf.data`` pipelines with augmentation that moves boxes and masks with the
+  pixels (:func:`make_pipeline` and one function per task);
+- ``formats/``: one loader per real source (:func:`load_oxford_pet`, :func:`load_cub200`,
+  :func:`load_csv`) and the shared record reading (:class:`LocalizationRecords`).
+
 Nothing here downloads: real datasets are read from folders the user prepared (see
 ``datasets/README.md``).
 """

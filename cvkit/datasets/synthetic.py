@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from skimage.draw import polygon as _draw_polygon
 
-from .._validate import check_float, check_int
+from .._validate import check_float, check_int, check_seed, check_size
 
 __all__ = ["ShapesDataset", "shapes", "CLASS_NAMES", "mask_to_box"]
 
@@ -43,6 +43,14 @@ class ShapesDataset:
     objects : list
         per image, a dict with ``labels`` (k,), ``boxes`` (k, 4) and ``masks`` (k, H, W) of every
         object (k = 1 unless ``n_objects`` asked for more).
+
+    Examples
+    --------
+    >>> ds = shapes(4, image_size=32, seed=0)
+    >>> ds
+    ShapesDataset(n=4, image_size=(32, 32), classes=['circle', 'square', 'triangle', 'star'])
+    >>> len(ds), ds.labels.dtype, ds.masks.dtype
+    (4, dtype('int64'), dtype('bool'))
     """
 
     images: np.ndarray
@@ -60,13 +68,28 @@ class ShapesDataset:
         return f"ShapesDataset(n={n}, image_size=({h}, {w}), classes={list(self.class_names)})"
 
     def subset(self, index):
-        """A new dataset with the items at ``index`` (a slice, an index array or a boolean mask)."""
+        """A new dataset with the items at ``index`` (a slice, an index array or a boolean mask).
+
+        Examples
+        --------
+        >>> ds = shapes(4, image_size=32, seed=0)
+        >>> sub = ds.subset([0, 2])
+        >>> len(sub), bool((sub.images[1] == ds.images[2]).all())
+        (2, True)
+        """
         idx = np.arange(len(self))[index]
         return ShapesDataset(self.images[idx], self.labels[idx], self.class_names, self.boxes[idx],
                              self.masks[idx], [self.objects[i] for i in idx])
 
     def split(self, fraction=0.8):
-        """Split into (first ``fraction``, rest); the data are already in random order."""
+        """Split into (first ``fraction``, rest); the data are already in random order.
+
+        Examples
+        --------
+        >>> train, test = shapes(10, image_size=32, seed=0).split(0.8)
+        >>> len(train), len(test)
+        (8, 2)
+        """
         fraction = check_float(fraction, "fraction", 0.0, 1.0)
         k = int(round(fraction * len(self)))
         return self.subset(slice(0, k)), self.subset(slice(k, None))
@@ -75,7 +98,18 @@ class ShapesDataset:
 def mask_to_box(mask):
     """Tight normalised xyxy box of a boolean mask (H, W), pixel-edge convention.
 
+    A mask spanning the pixel columns ``x0 .. x1`` and rows ``y0 .. y1`` (inclusive) of a
+    ``W`` x ``H`` mask gives :math:`(x_0 / W,\\ y_0 / H,\\ (x_1 + 1) / W,\\ (y_1 + 1) / H)`.
     An empty mask gives ``[0, 0, 0, 0]``.
+
+    Examples
+    --------
+    >>> mask = np.zeros((10, 20), bool)
+    >>> mask[2:5, 3:9] = True  # rows 2..4, columns 3..8
+    >>> mask_to_box(mask).tolist()
+    [0.15000000596046448, 0.20000000298023224, 0.44999998807907104, 0.5]
+    >>> mask_to_box(np.zeros((4, 4), bool)).tolist()
+    [0.0, 0.0, 0.0, 0.0]
     """
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
@@ -205,8 +239,8 @@ def shapes(n, image_size=128, seed=0, classes=("circle", "square", "triangle", "
     ----------
     n : int
         Number of images (>= 1).
-    image_size : int
-        Side of the square images in pixels (>= 16).
+    image_size : int or (int, int)
+        Side of the square images in pixels (>= 16); a pair must name a square.
     seed : int
         Same seed, same data. Image ``i`` depends only on ``(seed, i)``, so ``shapes(10, seed=s)`` is
         the first ten images of ``shapes(100, seed=s)``.
@@ -240,36 +274,19 @@ def shapes(n, image_size=128, seed=0, classes=("circle", "square", "triangle", "
     >>> shapes(2, image_size=64, seed=1, preset="zoo").images.shape
     (2, 64, 64, 3)
     """
-    if preset is None:
-        base = _DEFAULTS
-    elif isinstance(preset, str) and preset in PRESETS:
-        base = PRESETS[preset]
-    else:
-        raise ValueError(f"`preset` must be None or one of {sorted(PRESETS)}; got {preset!r}.")
-    scale = base["scale"] if scale is None else scale
-    distractors = base["distractors"] if distractors is None else distractors
-    min_contrast = base["min_contrast"] if min_contrast is None else min_contrast
+    base = _preset(preset)
     n = check_int(n, "n", minimum=1)
-    size = check_int(image_size, "image_size", minimum=16)
-    seed = check_int(seed, "seed", minimum=0)
-    if isinstance(classes, str) or len(classes) < 2:
-        raise ValueError(f"`classes` must be a sequence of at least 2 names from {CLASS_NAMES}; "
-                         f"got {classes!r}.")
-    unknown = [c for c in classes if c not in CLASS_NAMES]
-    if unknown or len(set(classes)) != len(classes):
-        raise ValueError(f"`classes` must be distinct names from {CLASS_NAMES}; got {list(classes)}.")
+    size = _square_side(image_size)
+    seed = check_seed(seed, allow_none=False)
+    classes = _check_classes(classes)
     if np.isscalar(n_objects):
         n_objects = (n_objects, n_objects)
-    lo_obj, hi_obj = (check_int(v, "n_objects", minimum=1) for v in n_objects)
-    if hi_obj < lo_obj:
-        raise ValueError(f"`n_objects` range must be (low, high) with low <= high; got {n_objects}.")
-    s_lo, s_hi = (check_float(v, "scale", 0.02, 1.0) for v in scale)
-    if s_hi < s_lo:
-        raise ValueError(f"`scale` must be (low, high) with low <= high; got {scale}.")
-    d_lo, d_hi = (check_int(v, "distractors", minimum=0) for v in distractors)
-    if d_hi < d_lo:
-        raise ValueError(f"`distractors` must be (low, high) with low <= high; got {distractors}.")
-    min_contrast = check_float(min_contrast, "min_contrast", 0.0, 1.0)
+    n_objects = _low_high(n_objects, "n_objects", check_int, minimum=1)
+    scale = _low_high(base["scale"] if scale is None else scale, "scale", check_float, 0.02, 1.0)
+    distractors = _low_high(base["distractors"] if distractors is None else distractors,
+                            "distractors", check_int, minimum=0)
+    min_contrast = check_float(base["min_contrast"] if min_contrast is None else min_contrast,
+                               "min_contrast", 0.0, 1.0)
 
     # one background draw per image from its own stream keeps image i independent of n
     seqs = np.random.SeedSequence(seed).spawn(n)
@@ -280,37 +297,89 @@ def shapes(n, image_size=128, seed=0, classes=("circle", "square", "triangle", "
     objects = []
     for i, ss in enumerate(seqs):
         rng = np.random.default_rng(ss)
-        img = _backgrounds(rng, 1, size)[0]
-        _draw_distractors(rng, img, int(rng.integers(d_lo, d_hi + 1)), size, s_lo * 0.8)
-        k = int(rng.integers(lo_obj, hi_obj + 1))
-        occupied = np.zeros((size, size), bool)
-        obj_labels, obj_masks = [], []
-        for _ in range(k):
-            for _attempt in range(50):
-                diameter = rng.uniform(s_lo, s_hi) * size
-                r = diameter / 2
-                cx, cy = rng.uniform(r, size - r, 2)
-                lab = int(rng.integers(len(classes)))
-                mask = _poly_mask(classes[lab], cx, cy, r, rng.uniform(0, 2 * np.pi), size)
-                if mask.any() and not (mask & occupied).any():
-                    break
-            else:
-                raise ValueError(f"could not place {k} non-overlapping objects in a {size}px image; "
-                                 "lower `n_objects` or `scale`.")
-            under = img[mask].mean(0)
-            for _c in range(20):
-                colour = rng.random(3, dtype=np.float32)
-                if np.linalg.norm(colour - under) >= min_contrast:
-                    break
-            shade = rng.normal(0, 0.04, (int(mask.sum()), 1)).astype(np.float32)
-            img[mask] = colour + shade
-            occupied |= mask
-            obj_labels.append(lab)
-            obj_masks.append(mask)
-        images[i] = np.clip(img, 0.0, 1.0)
-        obj_masks = np.stack(obj_masks)
+        images[i], obj_labels, obj_masks = _draw_image(rng, size, classes, n_objects, scale,
+                                                       distractors, min_contrast)
         obj_boxes = np.stack([mask_to_box(m) for m in obj_masks])
         labels[i], boxes[i], masks[i] = obj_labels[0], obj_boxes[0], obj_masks[0]
         objects.append({"labels": np.asarray(obj_labels, np.int64), "boxes": obj_boxes,
                         "masks": obj_masks})
     return ShapesDataset(images, labels, tuple(classes), boxes, masks, objects)
+
+
+def _preset(preset):
+    """The settings of a :data:`PRESETS` name (None: the default)."""
+    if preset is None:
+        return _DEFAULTS
+    if isinstance(preset, str) and preset in PRESETS:
+        return PRESETS[preset]
+    raise ValueError(f"`preset` must be None or one of {sorted(PRESETS)}; got {preset!r}.")
+
+
+def _square_side(image_size):
+    """The side of a square ``image_size`` (an int, or a pair of equal ints), at least 16."""
+    h, w = check_size(image_size, "image_size", minimum=16)
+    if h != w:
+        raise ValueError(f"`image_size` must be square: shapes draws square images; got "
+                         f"{image_size!r}.")
+    return h
+
+
+def _check_classes(classes):
+    if isinstance(classes, str) or len(classes) < 2:
+        raise ValueError(f"`classes` must be a sequence of at least 2 names from {CLASS_NAMES}; "
+                         f"got {classes!r}.")
+    unknown = [c for c in classes if c not in CLASS_NAMES]
+    if unknown or len(set(classes)) != len(classes):
+        raise ValueError(f"`classes` must be distinct names from {CLASS_NAMES}; got {list(classes)}.")
+    return classes
+
+
+def _low_high(pair, name, check, *args, **kwargs):
+    """``(low, high)`` of the argument ``name``, each through ``check``, with low <= high."""
+    low, high = (check(v, name, *args, **kwargs) for v in pair)
+    if high < low:
+        raise ValueError(f"`{name}` must be (low, high) with low <= high; got {pair}.")
+    return low, high
+
+
+def _draw_image(rng, size, classes, n_objects, scale, distractors, min_contrast):
+    """One image: background, distractors, then the objects. Returns ``(image, labels, masks)``."""
+    img = _backgrounds(rng, 1, size)[0]
+    _draw_distractors(rng, img, int(rng.integers(distractors[0], distractors[1] + 1)), size,
+                      scale[0] * 0.8)
+    k = int(rng.integers(n_objects[0], n_objects[1] + 1))
+    occupied = np.zeros((size, size), bool)
+    obj_labels, obj_masks = [], []
+    for _ in range(k):
+        lab, mask = _place_object(rng, size, classes, scale, occupied, k)
+        _paint_object(rng, img, mask, min_contrast)
+        occupied |= mask
+        obj_labels.append(lab)
+        obj_masks.append(mask)
+    return np.clip(img, 0.0, 1.0), obj_labels, np.stack(obj_masks)
+
+
+def _place_object(rng, size, classes, scale, occupied, k):
+    """A random class, size, position and rotation whose mask misses ``occupied`` (50 tries)."""
+    for _attempt in range(50):
+        diameter = rng.uniform(scale[0], scale[1]) * size
+        r = diameter / 2
+        cx, cy = rng.uniform(r, size - r, 2)
+        lab = int(rng.integers(len(classes)))
+        mask = _poly_mask(classes[lab], cx, cy, r, rng.uniform(0, 2 * np.pi), size)
+        if mask.any() and not (mask & occupied).any():
+            return lab, mask
+    raise ValueError(f"could not place {k} non-overlapping objects in a {size}px image; "
+                     "lower `n_objects` or `scale`.")
+
+
+def _paint_object(rng, img, mask, min_contrast):
+    """Fill ``mask`` with a colour at least ``min_contrast`` from the background under it (20
+    tries), plus a little shading noise."""
+    under = img[mask].mean(0)
+    for _c in range(20):
+        colour = rng.random(3, dtype=np.float32)
+        if np.linalg.norm(colour - under) >= min_contrast:
+            break
+    shade = rng.normal(0, 0.04, (int(mask.sum()), 1)).astype(np.float32)
+    img[mask] = colour + shade

@@ -109,3 +109,14 @@ def test_images_without_object_keep_the_no_box_marker(ds):
     got = y["localizer"].numpy()
     np.testing.assert_array_equal(got[::2], -1.0)
     assert (got[1::2] >= 0).all() and (got[1::2, 2:] > got[1::2, :2]).all()
+
+
+def test_targets_may_be_tensors(ds):
+    p = localization_pipeline(ds.images, labels=tf.constant(ds.labels), boxes=tf.constant(ds.boxes),
+                              batch_size=20, shuffle=False)
+    _, y = next(iter(p))
+    np.testing.assert_array_equal(y["classifier"].numpy(), ds.labels)
+    np.testing.assert_allclose(y["localizer"].numpy(), ds.boxes)
+    _, m = next(iter(segmentation_pipeline(ds.images, masks=tf.constant(ds.masks), batch_size=20,
+                                           shuffle=False)))
+    np.testing.assert_array_equal(m.numpy()[..., 0], ds.masks.astype(np.float32))

@@ -101,7 +101,21 @@ def test_more_classes_and_subset_split():
     (dict(n=2, n_objects=0), "n_objects"),
     (dict(n=2, distractors=(5, 1)), "distractors"),
     (dict(n=1, image_size=32, n_objects=30, scale=(0.5, 0.6)), "could not place"),
+    (dict(n=2, image_size="64"), "image_size"),
+    (dict(n=2, image_size=64.0), "image_size"),
+    (dict(n=2, image_size=(32, 48)), "square"),
 ])
 def test_shapes_bad_input(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         shapes(**kwargs)
+
+
+def test_image_size_is_an_int_or_a_square_pair():
+    """Issue 17: sizes go through check_size: '64' is not (6, 4), 40.7 is not truncated to 40."""
+    np.testing.assert_array_equal(shapes(2, image_size=(32, 32), seed=1).images,
+                                  shapes(2, image_size=32, seed=1).images)
+    np.testing.assert_array_equal(shapes(2, image_size=np.int64(32), seed=1).images,
+                                  shapes(2, image_size=32, seed=1).images)
+    for size in ("64", 40.7, (40.0, 40.0), True):
+        with pytest.raises(TypeError, match="image_size"):
+            shapes(2, image_size=size)
