@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validate import check_choice, check_float, check_int
-from .metrics import (DEFAULT_THRESHOLDS, BoxAccResult, PxAPResult, TopKResult, _as_cams,
-                      _as_gt_boxes, _as_iou_thresholds, _as_masks, _as_thresholds,
-                      _box_acc_from_curves, _normalize, box_iou_curves, pixel_boxes, pxap,
-                      top_k_localization)
+from .._validate import check_choice, check_float, check_int, check_size, to_numpy
+from ..explain import normalize_maps
+from ._inputs import as_cams, as_gt_boxes, as_iou_thresholds, as_masks, as_thresholds
+from .boxes import pixel_boxes
+from .component_tree import box_iou_curves
+from .metrics import (DEFAULT_THRESHOLDS, BoxAccResult, PxAPResult, TopKResult,
+                      _box_acc_from_curves, _top_k_inputs, _top_k_result, pxap)
 
 __all__ = ["METHODS", "WSOLReport", "center_gaussian", "evaluate", "evaluate_maps", "report_table",
            "boxes_mask"]
@@ -48,16 +50,16 @@ def center_gaussian(n, image_size, sigma=0.25):
     -------
     np.ndarray
         float32 (n, H, W) maps in [0, 1].
+
+    Examples
+    --------
+    >>> center_gaussian(1, (3, 5), sigma=0.5).round(2)
+    array([[[0.  , 0.55, 0.77, 0.55, 0.  ],
+            [0.17, 0.77, 1.  , 0.77, 0.17],
+            [0.  , 0.55, 0.77, 0.55, 0.  ]]], dtype=float32)
     """
     n = check_int(n, "n", minimum=1)
-    if isinstance(image_size, (int, np.integer)):
-        image_size = (int(image_size), int(image_size))
-    try:
-        h, w = (int(v) for v in image_size)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"`image_size` must be an int or (height, width); got {image_size!r}.") from exc
-    if h < 1 or w < 1:
-        raise ValueError(f"`image_size` must be positive; got {(h, w)}.")
+    h, w = check_size(image_size, "image_size")
     sigma = check_float(sigma, "sigma", 0.0, strict_min=True)
     yy, xx = np.mgrid[:h, :w].astype(np.float64)
     s = sigma * max(h, w)
@@ -67,9 +69,31 @@ def center_gaussian(n, image_size, sigma=0.25):
 
 
 def boxes_mask(gt_boxes, shape):
-    """Boolean (N, H, W) mask of the union of each image's pixel-inclusive boxes."""
+    """Boolean (N, H, W) mask of the union of each image's pixel-inclusive boxes.
+
+    The object pixels of the activation histogram when a dataset has boxes but no masks.
+
+    Parameters
+    ----------
+    gt_boxes : list of (k_i, 4) arrays, or an (N, 4) / (N, K, 4) array
+        Pixel-inclusive ``(x0, y0, x1, y1)`` boxes.
+    shape : (int, int, int)
+        ``(N, H, W)``.
+
+    Returns
+    -------
+    np.ndarray
+        bool (N, H, W).
+
+    Examples
+    --------
+    >>> boxes_mask([[[0, 0, 1, 0], [3, 1, 3, 2]]], (1, 3, 4)).astype(int)
+    array([[[1, 1, 0, 0],
+            [0, 0, 0, 1],
+            [0, 0, 0, 1]]])
+    """
     n, h, w = shape
-    gt, valid = _as_gt_boxes(gt_boxes, n, (h, w))
+    gt, valid = as_gt_boxes(gt_boxes, n, (h, w))
     yy = np.arange(h)[None, None, :, None]
     xx = np.arange(w)[None, None, None, :]
     b = gt[:, :, :, None, None]
@@ -98,6 +122,13 @@ class WSOLReport:
     n_images : int
     maps : np.ndarray or None
         The normalised maps (N, H, W) when kept, for drawing failure cases.
+
+    Examples
+    --------
+    >>> cams = np.zeros((2, 8, 8)); cams[:, 2:5, 2:6] = 1
+    >>> rep = evaluate_maps(cams, [[2, 2, 5, 4]] * 2, method="blobs", thresholds=[0.0, 0.5])
+    >>> rep.summary()["MaxBoxAcc"], rep.n_images
+    (100.0, 2)
     """
 
     method: str
@@ -148,6 +179,18 @@ def report_table(reports, title=None):
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> cams = np.zeros((2, 8, 8)); cams[:, 2:5, 2:6] = 1
+    >>> good = evaluate_maps(cams, [[2, 2, 5, 4]] * 2, method="blobs", thresholds=[0.0, 0.5])
+    >>> flat = evaluate_maps(np.ones((2, 8, 8)), [[2, 2, 5, 4]] * 2, method="flat",
+    ...                      thresholds=[0.0, 0.5])
+    >>> print(report_table([good, flat]))
+    method        MaxBoxAcc  MaxBoxAccV2  BoxAccV2@0.3  BoxAccV2@0.5  BoxAccV2@0.7  best tau
+    ----------------------------------------------------------------------------------------
+    blobs             100.0        100.0         100.0         100.0         100.0     0.000
+    flat                0.0          0.0           0.0           0.0           0.0     0.000
     """
     reports = list(reports)
     if not reports or not all(isinstance(r, WSOLReport) for r in reports):
@@ -206,7 +249,7 @@ def evaluate_maps(cams, gt_boxes, masks=None, scores=None, labels=None, method="
     nan : {'raise', 'zero'}
         A map holding NaN raises, or counts as zeros when asked (the benchmark's rule).
     benchmark_boxes : bool
-        The OpenCV reference's box quirks (:mod:`cvkit.wsol.metrics`).
+        The OpenCV reference's box quirks (:mod:`cvkit.wsol.boxes`).
     keep_maps : bool
         Keep the normalised maps in the report (for drawing).
     bins : int
@@ -215,25 +258,34 @@ def evaluate_maps(cams, gt_boxes, masks=None, scores=None, labels=None, method="
     Returns
     -------
     WSOLReport
+
+    Examples
+    --------
+    >>> cams = np.zeros((2, 8, 8)); cams[:, 2:5, 2:6] = 1
+    >>> masks = cams > 0
+    >>> rep = evaluate_maps(cams, [[2, 2, 5, 4]] * 2, masks=masks, scores=[[2.0, 1.0], [2.0, 1.0]],
+    ...                     labels=[0, 1], thresholds=np.arange(0, 1, 0.1), top_k=(1, 2))
+    >>> rep.max_box_acc.score, rep.pxap.score, rep.top_k.localization
+    (100.0, 100.0, {1: 50.0, 2: 100.0})
     """
-    arr, _ = _as_cams(cams, nan=nan)
+    arr, _ = as_cams(cams, nan=nan)
     n, h, w = arr.shape
-    thresholds = _as_thresholds(thresholds)
-    deltas = _as_iou_thresholds(iou_thresholds)
+    thresholds = as_thresholds(thresholds)
+    deltas = as_iou_thresholds(iou_thresholds)
     bins = check_int(bins, "bins", minimum=1)
-    _as_gt_boxes(gt_boxes, n, (h, w))  # validate before the long part
+    as_gt_boxes(gt_boxes, n, (h, w))  # validate before the long part
     if masks is not None:
-        masks = _as_masks(masks, arr.shape, "masks")
+        masks = as_masks(masks, arr.shape, "masks")
     u_max, large, allr = box_iou_curves(arr, gt_boxes, nan=nan, benchmark_boxes=benchmark_boxes)
     mba = _box_acc_from_curves(u_max, large, thresholds, np.array([0.5]), False, "MaxBoxAcc")
     v2 = _box_acc_from_curves(u_max, allr, thresholds, deltas, True, "MaxBoxAccV2")
     px = pxap(arr, masks, thresholds=thresholds, ignore=ignore, nan=nan) if masks is not None else None
     tk = None
     if scores is not None and labels is not None:
-        sc = np.asarray(scores)
+        sc = to_numpy(scores)
         ks = [k for k in top_k if sc.ndim == 2 and k <= sc.shape[1]] or [1]
         tk = _top_k_from(sc, labels, mba, ks)
-    s = _normalize(arr)
+    s = normalize_maps(arr)
     fg = masks if masks is not None else boxes_mask(gt_boxes, arr.shape)
     hist = _histogram(s, fg, bins)
     return WSOLReport(method=str(method), max_box_acc=mba, max_box_acc_v2=v2, pxap=px, top_k=tk,
@@ -242,19 +294,9 @@ def evaluate_maps(cams, gt_boxes, masks=None, scores=None, labels=None, method="
 
 def _top_k_from(scores, labels, mba, ks):
     """Top-k localization reusing the MaxBoxAcc IoUs at its best threshold."""
-    n = mba.ious.shape[0]
-    # validation of scores / labels / k through the public function on a trivial case
-    dummy = np.zeros((n, 1, 1))
-    top_k_localization(scores, labels, dummy, [[0, 0, 0, 0]] * n, k=ks, threshold=0.5)
-    sc = np.asarray(scores, dtype=np.float64)
-    lab = np.asarray(labels)
+    sc, lab, ks = _top_k_inputs(scores, labels, mba.ious.shape[0], ks)
     good = mba.best_ious(0.5) >= 0.5
-    true_score = sc[np.arange(n), lab]
-    rank = (sc > true_score[:, None]).sum(axis=1)
-    loc = {k: float(((rank < k) & good).mean() * 100) for k in ks}
-    cls = {k: float((rank < k).mean() * 100) for k in ks}
-    return TopKResult(localization=loc, classification=cls, threshold=float(mba.best_thresholds[0]),
-                      iou_threshold=0.5)
+    return _top_k_result(sc.astype(np.float64), lab, good, ks, float(mba.best_thresholds[0]), 0.5)
 
 
 def _dataset_arrays(dataset):
@@ -336,8 +378,15 @@ def evaluate(model, dataset, method="grad_cam", batch_size=32, thresholds=DEFAUL
 
     Examples
     --------
-    >>> report = evaluate(model, shapes(200, image_size=64, seed=1), 'grad_cam')  # doctest: +SKIP
-    >>> print(report)  # doctest: +SKIP
+    The centre-Gaussian baseline needs no model; a dict of arrays is a dataset:
+
+    >>> ds = {"images": np.zeros((2, 8, 8, 3)), "labels": [0, 1],
+    ...       "boxes": [[0.25, 0.25, 0.75, 0.75], [0.0, 0.0, 0.25, 0.25]]}
+    >>> report = evaluate(None, ds, "center_gaussian", thresholds=np.arange(0, 1, 0.1))
+    >>> report.max_box_acc.score
+    50.0
+
+    With a classifier: ``evaluate(model, shapes(200, image_size=64, seed=1), 'grad_cam')``.
     """
     name, fn = _resolve_method(method)
     images, labels, gt, masks = _dataset_arrays(dataset)
@@ -354,25 +403,31 @@ def evaluate(model, dataset, method="grad_cam", batch_size=32, thresholds=DEFAUL
                              "without one.")
         if layer is not None and name != "rise":
             kwargs.setdefault("layer", layer)
-        from tqdm import tqdm
-
-        starts = range(0, n, batch_size)
-        it = tqdm(starts, desc=f"wsol {name}", file=sys.stderr, disable=not progress, leave=False)
-        cams = np.empty((n, h, w), dtype=np.float32)
-        for s in it:
-            sl = slice(s, min(n, s + batch_size))
-            out = fn(model, images[sl], class_index=labels[sl], **kwargs)
-            out = np.asarray(out.numpy() if hasattr(out, "numpy") else out, dtype=np.float32)
-            if out.shape != (sl.stop - sl.start, h, w):
-                raise ValueError(f"method {name!r} returned maps of shape {out.shape}; expected "
-                                 f"{(sl.stop - sl.start, h, w)} (up-sampled to the image).")
-            cams[sl] = out
+        cams = _method_maps(fn, name, model, images, labels, batch_size, progress, kwargs)
     scores = None
     if model is not None:
         scores = _predict_scores(model, images, batch_size)
     return evaluate_maps(cams, gt, masks=masks, scores=scores, labels=labels if scores is not None
                          else None, method=name, thresholds=thresholds, iou_thresholds=iou_thresholds,
                          top_k=top_k, nan=nan, benchmark_boxes=benchmark_boxes, keep_maps=keep_maps)
+
+
+def _method_maps(fn, name, model, images, labels, batch_size, progress, kwargs):
+    """The maps of the true class for every image, computed batch by batch."""
+    from tqdm import tqdm
+
+    n, h, w = images.shape[:3]
+    starts = range(0, n, batch_size)
+    it = tqdm(starts, desc=f"wsol {name}", file=sys.stderr, disable=not progress, leave=False)
+    cams = np.empty((n, h, w), dtype=np.float32)
+    for s in it:
+        sl = slice(s, min(n, s + batch_size))
+        out = to_numpy(fn(model, images[sl], class_index=labels[sl], **kwargs)).astype(np.float32)
+        if out.shape != (sl.stop - sl.start, h, w):
+            raise ValueError(f"method {name!r} returned maps of shape {out.shape}; expected "
+                             f"{(sl.stop - sl.start, h, w)} (up-sampled to the image).")
+        cams[sl] = out
+    return cams
 
 
 def _predict_scores(model, images, batch_size):

@@ -1,152 +1,11 @@
-"""Tests of cvkit.wsol metrics against hand-worked cases, scikit-image / SciPy and a plain loop
-reference (one labelling per image per threshold, written here independently of the package)."""
+"""cvkit.wsol.metrics (MaxBoxAcc, MaxBoxAccV2, PxAP, top-k localization) against hand-worked cases
+and the loop reference of ``wsol_reference.py``; the NaN policy; bad input."""
 import numpy as np
 import pytest
-from scipy import ndimage as ndi
-from scipy.ndimage import zoom
-from skimage.measure import label as sk_label
-from skimage.measure import regionprops
+from wsol_reference import random_case, ref_ious, ref_norm, ref_pxap
 
-from cvkit.wsol import (EMPTY_BOX, box_iou, boxes_from_cam, max_box_acc, max_box_acc_v2,
-                        normalize_maps, pixel_boxes, pxap, quantize_maps, top_k_localization)
-
-S8 = np.ones((3, 3), bool)
-
-
-# ------------------------------------------------------------------------------------------
-# The loop reference: what the benchmark does, one threshold at a time
-# ------------------------------------------------------------------------------------------
-def _ref_norm(c):
-    c = np.asarray(c, np.float32)
-    lo, hi = c.min(), c.max()
-    return ((c - lo) / (hi - lo)).astype(np.float32) if hi > lo else np.zeros_like(c)
-
-
-def _ref_iou(a, b):
-    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    inter = max(iw, 0) * max(ih, 0)
-    ua = max(a[2] - a[0] + 1, 0) * max(a[3] - a[1] + 1, 0)
-    ub = (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
-    union = ua + ub - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _ref_boxes(cam, tau, multi):
-    u = (_ref_norm(cam) * np.float32(255)).astype(np.uint8)
-    lab, n = ndi.label(u > int(tau * u.max()), structure=S8)
-    boxes = []
-    for k in range(1, n + 1):
-        ys, xs = np.nonzero(lab == k)
-        boxes.append((xs.min(), ys.min(), xs.max(), ys.max(), xs.size))
-    if not multi and boxes:
-        boxes = [boxes[int(np.argmax([b[4] for b in boxes]))]]
-    return [b[:4] for b in boxes]
-
-
-def ref_ious(cams, gts, thresholds, multi):
-    out = np.zeros((len(cams), len(thresholds)))
-    for i, cam in enumerate(cams):
-        for k, tau in enumerate(thresholds):
-            boxes = _ref_boxes(cam, tau, multi)
-            if boxes:
-                out[i, k] = max(_ref_iou(b, g) for b in boxes for g in np.atleast_2d(gts[i]))
-    return out
-
-
-def ref_box_acc(cams, gts, thresholds, deltas, multi):
-    ious = ref_ious(cams, gts, thresholds, multi)
-    return np.mean([max((ious[:, k] >= d).mean() * 100 for k in range(len(thresholds)))
-                    for d in deltas])
-
-
-def ref_pxap(cams, masks, thresholds):
-    s = np.stack([_ref_norm(c) for c in cams]).astype(np.float64)
-    taus = sorted(set(list(thresholds) + [1.0]), reverse=True)
-    prec, rec = [], []
-    for t in taus:
-        pred = s >= t
-        tp = (pred & masks).sum()
-        prec.append(tp / pred.sum() if pred.sum() else None)
-        rec.append(tp / masks.sum())
-    ap, prev = 0.0, 0.0
-    for p, r in zip(prec, rec):
-        if p is not None:
-            ap += p * (r - prev)
-        prev = r
-    return ap * 100
-
-
-def _random_case(rng, kind, n=5, h=15, w=19):
-    if kind == "noise":
-        cams = rng.random((n, h, w))
-    elif kind == "plateaus":
-        cams = np.round(rng.random((n, h, w)) * 3)
-    elif kind == "sparse":
-        cams = np.round(rng.random((n, h, w)) * 1.3)
-    else:  # smooth, like an up-sampled CAM
-        cams = np.stack([zoom(rng.random((4, 5)), (h / 4, w / 5), order=3)[:h, :w] for _ in range(n)])
-    gts = []
-    for _ in range(n):
-        boxes = []
-        for _ in range(rng.integers(1, 4)):
-            x0, y0 = rng.integers(0, w - 1), rng.integers(0, h - 1)
-            boxes.append([x0, y0, rng.integers(x0, w), rng.integers(y0, h)])
-        gts.append(np.array(boxes))
-    return cams, gts
-
-
-# ------------------------------------------------------------------------------------------
-# Vectorised vs loop reference
-# ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["noise", "plateaus", "sparse", "smooth"])
-@pytest.mark.parametrize("multi", [False, True])
-def test_ious_match_loop_reference(kind, multi):
-    rng = np.random.default_rng({"noise": 1, "plateaus": 2, "sparse": 3, "smooth": 4}[kind])
-    cams, gts = _random_case(rng, kind)
-    th = np.arange(0, 1, 0.01)
-    res = max_box_acc(cams, gts, multi_contour=multi, thresholds=th)
-    np.testing.assert_allclose(res.ious, ref_ious(cams, gts, th, multi), atol=1e-6)
-
-
-def test_full_grid_scores_match_loop_reference():
-    rng = np.random.default_rng(7)
-    cams, gts = _random_case(rng, "smooth", n=3, h=12, w=12)
-    th = np.arange(0, 1, 0.001)
-    got = max_box_acc(cams, gts)
-    assert got.score == pytest.approx(ref_box_acc(cams, gts, th, [0.5], False))
-    got2 = max_box_acc_v2(cams, gts)
-    assert got2.score == pytest.approx(ref_box_acc(cams, gts, th, [0.3, 0.5, 0.7], True))
-
-
-def test_chunking_does_not_change_result(monkeypatch):
-    import cvkit.wsol.metrics as metrics
-    from cvkit.wsol import box_iou_curves
-
-    rng = np.random.default_rng(3)
-    cams, gts = _random_case(rng, "plateaus", n=7)
-    a = box_iou_curves(cams, gts)
-    b = box_iou_curves(cams, gts, chunk_pixels=1)
-    monkeypatch.setattr(metrics, "_TABLE_LIMIT", 256)  # forces the split of rugged chunks
-    c = box_iou_curves(cams, gts)
-    for x, y, z in zip(a, b, c):
-        np.testing.assert_array_equal(x, y)
-        np.testing.assert_array_equal(x, z)
-
-
-def test_multi_object_dataset_and_boxes_from_cam_agree_with_regionprops():
-    rng = np.random.default_rng(11)
-    cam = zoom(rng.random((5, 5)), 6, order=3)
-    for tau in (0.2, 0.5, 0.8):
-        u = quantize_maps(cam)
-        fg = u > int(tau * u.max())
-        props = regionprops(sk_label(fg, connectivity=2))
-        expected = sorted((p.bbox[1], p.bbox[0], p.bbox[3] - 1, p.bbox[2] - 1) for p in props)
-        got = sorted(map(tuple, boxes_from_cam(cam, tau, multi_contour=True).tolist()))
-        assert got == expected
-        largest = max(props, key=lambda p: p.area)
-        assert tuple(boxes_from_cam(cam, tau)) == (largest.bbox[1], largest.bbox[0],
-                                                   largest.bbox[3] - 1, largest.bbox[2] - 1)
+from cvkit.wsol import (EMPTY_BOX, boxes_from_cam, max_box_acc, max_box_acc_v2, normalize_maps, pxap,
+                        quantize_maps, top_k_localization)
 
 
 # ------------------------------------------------------------------------------------------
@@ -189,12 +48,6 @@ def test_two_blobs_largest_vs_all_regions():
     np.testing.assert_array_equal(boxes_from_cam(cam[0], 0.5), [1, 1, 8, 8])
 
 
-def test_diagonal_pixels_are_one_region():
-    cam = np.zeros((6, 6))
-    cam[1, 1] = cam[2, 2] = cam[3, 3] = 1.0  # 8-connected like OpenCV's contours
-    np.testing.assert_array_equal(boxes_from_cam(cam, 0.5), [1, 1, 3, 3])
-
-
 def test_empty_and_constant_maps():
     gt = [[[2, 2, 5, 5]]]
     for cam in (np.zeros((1, 8, 8)), np.full((1, 8, 8), 0.7)):
@@ -215,18 +68,6 @@ def test_several_true_boxes_best_pair_counts():
     assert res.ious.max() == pytest.approx(1.0)
 
 
-def test_inclusive_pixel_iou_hand_worked():
-    # 2x2 boxes sharing one column: 2 common pixels, union 4 + 4 - 2 = 6
-    assert box_iou([0, 0, 1, 1], [1, 0, 2, 1])[0, 0] == pytest.approx(2 / 6)
-    # a single pixel box has area 1, not 0
-    assert box_iou([3, 3, 3, 3], [3, 3, 3, 3])[0, 0] == 1.0
-    # 3x3 vs 2x2 in its corner: 4 / 9
-    assert box_iou([0, 0, 2, 2], [0, 0, 1, 1])[0, 0] == pytest.approx(4 / 9)
-    assert box_iou(EMPTY_BOX, [0, 0, 1, 1])[0, 0] == 0.0
-    m = box_iou([[0, 0, 1, 1], [5, 5, 6, 6]], [[0, 0, 1, 1], [1, 0, 2, 1], [9, 9, 9, 9]])
-    np.testing.assert_allclose(m, [[1, 2 / 6, 0], [0, 0, 0]])
-
-
 def test_strict_box_threshold_vs_inclusive_pxap():
     # one pixel at exactly 0.5: PxAP's {s >= 0.5} counts it, the box test {u > floor(0.5 max u)}
     # does not (u = 127 is not > 127).
@@ -240,26 +81,6 @@ def test_strict_box_threshold_vs_inclusive_pxap():
     mask[0, 4, 4] = True
     res = pxap(cam, mask, thresholds=[0.5])
     assert res.recall[0] == 1.0 and res.precision[0] == 0.5
-
-
-def test_benchmark_box_quirks():
-    cam = np.zeros((10, 10))
-    cam[2:5, 3:6] = 1
-    np.testing.assert_array_equal(boxes_from_cam(cam, 0.5, benchmark_boxes=True), [3, 2, 6, 5])
-    cam2 = np.zeros((10, 10))
-    cam2[5:, 7:] = 1  # touches the border: the end is clipped to the last pixel
-    np.testing.assert_array_equal(boxes_from_cam(cam2, 0.5, benchmark_boxes=True), [7, 5, 9, 9])
-    np.testing.assert_array_equal(boxes_from_cam(np.zeros((4, 4)), 0.5, benchmark_boxes=True),
-                                  [0, 0, 0, 0])
-    # the curves use the same boxes
-    rng = np.random.default_rng(0)
-    cams, gts = _random_case(rng, "smooth", n=3)
-    th = np.arange(0, 1, 0.05)
-    res = max_box_acc(cams, gts, thresholds=th, benchmark_boxes=True)
-    for i in range(3):
-        for k, t in enumerate(th):
-            b = boxes_from_cam(cams[i], t, benchmark_boxes=True)
-            assert res.ious[i, k] == pytest.approx(box_iou(b, gts[i]).max(), abs=1e-6)
 
 
 def test_empty_box_in_benchmark_mode_scores_corner_box():
@@ -287,7 +108,7 @@ def test_boxacc_curve_and_best_threshold():
 
 def test_v2_uses_each_delta_best_threshold():
     rng = np.random.default_rng(5)
-    cams, gts = _random_case(rng, "smooth", n=6)
+    cams, gts = random_case(rng, "smooth", n=6)
     th = np.arange(0, 1, 0.02)
     res = max_box_acc_v2(cams, gts, thresholds=th)
     ious = ref_ious(cams, gts, th, True)
@@ -307,7 +128,7 @@ def test_pxap_matches_loop_reference():
     th = np.arange(0, 1, 0.01)
     res = pxap(cams, masks, thresholds=th)
     assert res.score == pytest.approx(ref_pxap(cams, masks, th), abs=1e-9)
-    s = np.stack([_ref_norm(c) for c in cams])
+    s = np.stack([ref_norm(c) for c in cams])
     for k in (0, 37, 99):
         pred = s >= th[k]
         assert res.precision[k] == pytest.approx((pred & masks).sum() / pred.sum())
@@ -354,13 +175,6 @@ def test_top_k_localization_hand_worked():
     assert fixed.threshold == 0.5 and fixed.top1 == pytest.approx(100 / 3)
 
 
-def test_pixel_boxes_match_dataset_masks(small_shapes):
-    px = pixel_boxes(small_shapes.boxes, small_shapes.images.shape[1])
-    for b, m in zip(px, small_shapes.masks):
-        ys, xs = np.nonzero(m)
-        assert b.tolist() == [xs.min(), ys.min(), xs.max(), ys.max()]
-
-
 def test_nan_policy():
     cam = np.zeros((2, 8, 8))
     cam[:, 2:5, 2:5] = 1
@@ -373,6 +187,28 @@ def test_nan_policy():
         pxap(cam, cam > 0.5)
     with pytest.raises(ValueError, match="`nan`"):
         max_box_acc(cam, gts, nan="ignore")
+
+
+def test_input_forms_give_the_same_result():
+    import tensorflow as tf
+
+    cams = np.zeros((3, 8, 8))
+    cams[:, 2:5, 2:6] = 1
+    cams[2, 6:, 6:] = 1
+    ref = max_box_acc_v2(cams, [np.array([[2, 2, 5, 4]])] * 3).ious
+    one_box = np.array([[2, 2, 5, 4]] * 3)
+    forms = [one_box, one_box[:, None], tf.constant(one_box), [b for b in one_box],
+             np.array([b[None] for b in one_box] + [None], dtype=object)[:3]]
+    for gts in forms:
+        np.testing.assert_array_equal(max_box_acc_v2(tf.constant(cams), gts).ious, ref)
+    # ragged: several true boxes for one image, the best one counts
+    ragged = [np.array([[0, 0, 1, 1], [2, 2, 5, 4]]), one_box[1], one_box[2:]]
+    np.testing.assert_array_equal(max_box_acc_v2(cams, ragged).ious, ref)
+    masks = (cams > 0).astype(np.int64)
+    assert pxap(cams, masks).score == pxap(cams, tf.constant(masks > 0)).score == 100.0
+    scores = np.array([[2.0, 1.0]] * 3)
+    assert (top_k_localization(tf.constant(scores), tf.constant([0, 0, 1]), cams, one_box, k=1).top1
+            == top_k_localization(scores, [0, 0, 1], cams, one_box, k=1).top1)
 
 
 # ------------------------------------------------------------------------------------------
@@ -405,10 +241,6 @@ def test_bad_inputs():
         pxap(cams, np.ones((2, 8, 8), bool), thresholds=[0.5, 1.5])
     with pytest.raises(ValueError, match="`iou_thresholds`"):
         max_box_acc(cams, gts, iou_thresholds=(0.0,))
-    with pytest.raises(ValueError, match="`threshold` must be <= 1"):
-        boxes_from_cam(cams[0], 1.5)
-    with pytest.raises(ValueError, match="`cam` must be a single"):
-        boxes_from_cam(cams, 0.5)
     with pytest.raises(TypeError, match="`gt_boxes` must be a list"):
         max_box_acc(cams, "boxes")
     with pytest.raises(ValueError, match="`scores` must be an"):
@@ -417,9 +249,11 @@ def test_bad_inputs():
         top_k_localization(np.zeros((2, 4)), [0, 4], cams, gts)
     with pytest.raises(ValueError, match="`k` must be <= 4"):
         top_k_localization(np.zeros((2, 4)), [0, 1], cams, gts, k=5)
-    with pytest.raises(ValueError, match="`a` must be"):
-        box_iou([0, 0, 1], [0, 0, 1, 1])
-    with pytest.raises(ValueError, match="`image_size`|`boxes`"):
-        pixel_boxes([0.1, 0.2, 0.3], 8)
     with pytest.raises(ValueError, match="`iou_threshold` must be one of"):
         max_box_acc(cams, gts).best_ious(0.7)
+    with pytest.raises(ValueError, match="`gt_boxes` must be a list of"):
+        max_box_acc(cams, np.zeros((2, 1, 1, 4)))
+    with pytest.raises(ValueError, match="`masks` must be boolean"):
+        pxap(cams, np.full((2, 8, 8), 2))
+    with pytest.raises(TypeError, match="`thresholds` must be numeric"):
+        max_box_acc(cams, gts, thresholds="0.5")
