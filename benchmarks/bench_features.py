@@ -1,4 +1,4 @@
-"""Benchmark of cvkit.visualize.features.
+"""Benchmark of cvkit.inside (maximally activating patches and gradient ascent).
 
 1. Maximally activating patches stream a dataset in batches: peak memory of a fresh process that
    streams N images at 128 px (N = 1,000 and 5,000; --quick: 200 and 1,000) through a small CNN
@@ -29,7 +29,7 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np, tensorflow as tf
 from cvkit.datasets import shapes
 from cvkit.tour.inside import small_cnn
-from cvkit.visualize.features import max_activating_patches
+from cvkit.inside import max_activating_patches
 
 n, size = int(sys.argv[1]), 128
 pool = shapes(64, image_size=size, seed=0).images          # same small pool for every n
@@ -66,7 +66,7 @@ def ascent_timing(kind, steps=200, size=128):
     import keras
 
     from cvkit.tour.inside import small_cnn
-    from cvkit.visualize.features import gradient_ascent
+    from cvkit.inside import gradient_ascent
 
     if kind == "small_cnn":
         model = small_cnn(size)

@@ -1,4 +1,5 @@
-"""Benchmark of cvkit.segmentation against scikit-image, SciPy and TensorFlow, measured in one run.
+"""Benchmark of cvkit.segmentation and cvkit.detection against scikit-image, SciPy and TensorFlow,
+measured in one run.
 
     python benchmarks/bench_segmentation.py [--quick] [--repeats N] [--blas-threads N]
 
@@ -62,6 +63,7 @@ def main(argv=None):
     from skimage import filters, transform
     from skimage.data import camera
 
+    from cvkit import detection as det
     from cvkit import segmentation as seg
 
     img_u8 = (transform.resize(camera(), (size, size), preserve_range=True)).astype(np.uint8)
@@ -133,17 +135,17 @@ def main(argv=None):
     crop = tf.function(lambda f, b, i: tf.image.crop_and_resize(f, b, i, (14, 14)))
     t_ref = median_time(lambda: crop(fmap_t, boxes_t, bidx_t).numpy(), repeats)
     add(f"ROI Align {n_boxes} boxes, 64x64x256, 7x7 (fast path)",
-        median_time(lambda: seg.roi_align_tf(fmap, rois, (7, 7), 1.0, 2, bidx), repeats), t_ref,
+        median_time(lambda: det.roi_align_tf(fmap, rois, (7, 7), 1.0, 2, bidx), repeats), t_ref,
         "tf.image.crop_and_resize 14x14", 1.5)
     add(f"ROI Align {n_boxes} boxes, 64x64x256, 7x7 (NumPy teaching)",
-        median_time(lambda: seg.roi_align(fmap, rois, (7, 7), 1.0, 2, bidx), max(1, repeats // 3)),
+        median_time(lambda: det.roi_align(fmap, rois, (7, 7), 1.0, 2, bidx), max(1, repeats // 3)),
         t_ref, "tf.image.crop_and_resize 14x14", None, "hand-written version")
     # anchor labelling: 20k anchors vs 50 boxes
-    A = seg.anchors((50, 50), 16, scales=(32, 64, 128))[:20000]
+    A = det.anchors((50, 50), 16, scales=(32, 64, 128))[:20000]
     xy = rng.uniform(0, 700, (50, 2))
     wh = rng.uniform(20, 200, (50, 2))
     gt = np.concatenate([xy, xy + wh], 1)
-    t_lab = median_time(lambda: seg.label_anchors(A, gt, (800, 800)), repeats)
+    t_lab = median_time(lambda: det.label_anchors(A, gt, (800, 800)), repeats)
     rows.append({"task": "label 20k anchors vs 50 boxes", "cvkit_s": t_lab, "reference": "1 s",
                  "reference_s": 1.0, "ratio": t_lab, "target_ratio": 1.0,
                  "meets_target": bool(t_lab < 1.0), "note": "absolute target: well under 1 s"})

@@ -2,19 +2,15 @@
 
 Topics are subpackages, imported on first use so that ``import cvkit`` stays light:
 ``cvkit.datasets``, ``cvkit.preprocessing``, ``cvkit.boxes``, ``cvkit.models``, ``cvkit.explain``,
-``cvkit.wsol``, ``cvkit.segmentation``, ``cvkit.visualize``, ``cvkit.exercises``, ``cvkit.tour``.
+``cvkit.wsol``, ``cvkit.segmentation``, ``cvkit.detection``, ``cvkit.inside``, ``cvkit.visualize``,
+``cvkit.exercises``, ``cvkit.tour`` (one scheme for all: :mod:`cvkit._lazy`).
 """
-import importlib
+from ._lazy import attach
 
 __version__ = "0.1.0"
 
 _SUBMODULES = ("datasets", "preprocessing", "boxes", "models", "explain", "wsol", "segmentation",
-               "visualize", "exercises", "tour")
+               "detection", "inside", "visualize", "exercises", "tour")
 
-__all__ = list(_SUBMODULES) + ["__version__"]
-
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"cvkit.{name}")
-    raise AttributeError(f"module 'cvkit' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = attach(__name__, submodules=_SUBMODULES)
+__all__ = __all__ + ["__version__"]

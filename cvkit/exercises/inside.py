@@ -2,8 +2,8 @@
 of the worked example, and the batch-norm forward pass.
 
 Each checker calls the student's function on the notes' case and on fresh ones, compares with the
-reference in :mod:`cvkit.visualize.features` / :mod:`cvkit.models.backprop` /
-:mod:`cvkit.models.batchnorm`, and raises :class:`~cvkit.exercises.ExerciseError` saying what is
+reference in :mod:`cvkit.inside.receptive_field` / :mod:`cvkit.inside.backprop` /
+:mod:`cvkit.inside.batchnorm`, and raises :class:`~cvkit.exercises.ExerciseError` saying what is
 wrong (with a hint for the usual mistakes).
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ RF_CASES = (
 
 
 def _rf_reference(layers):
-    """The recursion, also what :func:`cvkit.visualize.features.receptive_field` applies per
+    """The recursion, also what :func:`cvkit.inside.receptive_field` applies per
     layer (tested there against gradients)."""
     size, stride, offset = 1, 1, 0
     for k, s, p in layers:
@@ -68,7 +68,7 @@ def check_backprop_step(backprop_step):
     """``backprop_step(params, inputs, targets, eta) -> new_params``: forward, chain rule by hand,
     and the update :math:`w \\leftarrow w - \\eta\\, \\partial E_{total} / \\partial w` of the eight
     weights (biases unchanged, as in the worked example)."""
-    from ..models import backprop as B
+    from ..inside import backprop as B
 
     rng = np.random.default_rng(8)
     cases = [(dict(B.EXAMPLE_PARAMS), B.EXAMPLE_INPUTS, B.EXAMPLE_TARGETS, 0.5)]
@@ -106,7 +106,7 @@ def check_backprop_step(backprop_step):
 def check_batchnorm_forward(bn_forward):
     """``bn_forward(x, gamma, beta, eps) -> y``: training-mode batch norm over every axis but the
     last (channels), with the biased batch variance."""
-    from ..models.batchnorm import batchnorm_forward
+    from ..inside import batchnorm_forward
 
     rng = np.random.default_rng(3)
     for shape in ((8, 3), (4, 5, 5, 2)):

@@ -2,8 +2,9 @@
 ``notebooks/07_mask_rcnn_building_blocks.ipynb``.
 
 Each checker calls the student's function on fresh cases and compares it with the reference in
-:mod:`cvkit.segmentation`; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` that says
-what is wrong (and, for the usual mistakes, which one it is).
+:mod:`cvkit.segmentation` (notebook 06) or :mod:`cvkit.detection` (notebook 07); a wrong answer
+raises :class:`~cvkit.exercises.ExerciseError` that says what is wrong (and, for the usual
+mistakes, which one it is).
 """
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def check_anchor_labels(label_fn):
     """``label_fn(iou, pos=0.7, neg=0.3) -> labels``: from the (A, G) IoU matrix, label each anchor
     1 (IoU > pos with some box, or the best anchor of some box), 0 (IoU < neg with every box and
     not positive) or -1 (neither)."""
-    from ..segmentation import label_anchors
+    from ..detection import label_anchors
 
     rng = np.random.default_rng(11)
     for trial in range(3):
@@ -117,7 +118,7 @@ def check_roi_pool(pool_fn):
     """``pool_fn(region, out_h, out_w) -> pooled``: max-pool a 2-D region (h, w) into an
     ``out_h x out_w`` grid whose rows are split at ``floor(i * h / out_h)`` and columns at
     ``floor(j * w / out_w)``."""
-    from ..segmentation import roi_pool
+    from ..detection import roi_pool
 
     notes = np.array([[0.85, 0.34, 0.76, 0.84, 0.29, 0.75, 0.62],
                       [0.32, 0.74, 0.21, 0.39, 0.34, 0.03, 0.33],

@@ -8,12 +8,13 @@
 * ``losses``: box losses (L2, smooth-L1, GIoU), the multitask loss, the keypoint L2 loss.
 * ``metrics``: class accuracy, mean IoU, correct localization.
 * ``fcn``: transposed convolution, FCN-32s/16s/8s, the mask head.
-* ``batchnorm``, ``backprop``: the worked examples of notebook 08.
 * ``zoo``: :func:`pretrained` MobileNetV2 models trained on ``shapes``, shipped with cvkit.
 
 Submodules (and TensorFlow) are imported on first use, so ``import cvkit.models`` is cheap.
 """
 import importlib
+
+from .._lazy import attach
 
 # public name -> submodule that defines it
 _EXPORTS = {
@@ -52,21 +53,17 @@ _EXPORTS = {
     "build_fcn": "fcn", "fcn32s": "fcn", "fcn16s": "fcn", "fcn8s": "fcn", "mask_head": "fcn",
     "transposed_conv2d": "fcn", "bilinear_kernel": "fcn", "tiny_backbone": "fcn",
     "pixel_mean_iou": "fcn", "FCN_SKIPS": "fcn",
-    # batch normalization from scratch and folding (notebook 08)
-    "batchnorm_forward": "batchnorm", "BatchNorm": "batchnorm", "fold_batchnorm": "batchnorm",
-    "folded_layer": "batchnorm", "fold_batchnorm_model": "batchnorm",
-    "small_batch_noise": "batchnorm",
     # models trained on shapes, shipped with the package
     "pretrained": "zoo", "train_zoo_model": "zoo", "zoo_data": "zoo", "zoo_card": "zoo",
     "ZOO": "zoo", "ZooEntry": "zoo", "ZOO_DIR": "zoo", "fit_classifier": "zoo",
     "fit_localizer": "zoo", "score_classifier": "zoo", "score_localizer": "zoo",
-    "score_cam": "zoo", "warmup_cosine": "zoo",
+    "warmup_cosine": "zoo",
 }
 
-_SUBMODULES = ("backbones", "heads", "multitask", "blocks", "losses", "metrics", "fcn",
-               "batchnorm", "backprop", "zoo")
+_SUBMODULES = ("backbones", "heads", "multitask", "blocks", "losses", "metrics", "fcn", "zoo")
 
-__all__ = sorted(_EXPORTS) + ["load_model"]
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS, _SUBMODULES)
+__all__ = __all__ + ["load_model"]
 
 
 def load_model(path, **kwargs):
@@ -80,17 +77,3 @@ def load_model(path, **kwargs):
     for sub in ("backbones", "multitask", "losses", "metrics"):
         importlib.import_module(f"{__name__}.{sub}")
     return keras.models.load_model(path, **kwargs)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'cvkit.models' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(__all__) | set(_SUBMODULES))

@@ -63,6 +63,22 @@ class ImagePreprocess(layers.Layer):
     ``'caffe'`` (ResNet50): :math:`x' = 255\\,x_{BGR} - \\mu_{BGR}` with the ImageNet channel means.
     ``'raw255'`` (EfficientNet, which rescales and normalises inside): :math:`x' = 255\\,x`.
     ``'none'``: identity.
+
+    Parameters
+    ----------
+    mode : {'tf', 'caffe', 'raw255', 'none'}
+    **kwargs
+        Passed to ``keras.layers.Layer`` (``name``, ``dtype``).
+
+    Examples
+    --------
+    >>> keras.ops.convert_to_numpy(ImagePreprocess('tf')(np.array([[0.0, 0.5, 1.0]])))
+    array([[-1.,  0.,  1.]], dtype=float32)
+
+    'caffe' flips RGB to BGR, scales to 0..255 and subtracts the ImageNet means: pure red becomes
+
+    >>> keras.ops.convert_to_numpy(ImagePreprocess('caffe')(np.array([[1.0, 0.0, 0.0]])))
+    array([[-103.939, -116.779,  131.32 ]], dtype=float32)
     """
 
     MODES = ("tf", "caffe", "raw255", "none")
@@ -102,7 +118,27 @@ def _resolve_name(name):
 
 
 def check_input_shape(input_shape, name="input_shape"):
-    """Validate an image input shape ``(H, W, 3)`` with ``H, W >= 32``; return it as a tuple."""
+    """Validate an image input shape ``(H, W, 3)`` with ``H, W >= 32``; return it as a tuple.
+
+    Parameters
+    ----------
+    input_shape : sequence of 3 ints
+    name : str
+        The argument's name in error messages.
+
+    Returns
+    -------
+    tuple (H, W, 3)
+
+    Examples
+    --------
+    >>> check_input_shape([64, 64, 3])
+    (64, 64, 3)
+    >>> check_input_shape((16, 16, 3))    # five stride-2 stages need 32 px
+    Traceback (most recent call last):
+    ...
+    ValueError: `input_shape` is too small for the backbone: height and width must be at least 32 px (five stride-2 stages); got 16x16. Resize the images up.
+    """
     try:
         shape = tuple(int(s) for s in input_shape)
     except Exception as exc:
@@ -122,7 +158,22 @@ def check_input_shape(input_shape, name="input_shape"):
 
 
 def feature_layer_name(name="mobilenetv2"):
-    """Name of the last convolutional feature layer of a flat backbone (the CAM target layer)."""
+    """Name of the last convolutional feature layer of a flat backbone (the CAM target layer).
+
+    Parameters
+    ----------
+    name : str
+        A family of :data:`BACKBONES` (or an alias such as ``'mobilenet_v2'``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> feature_layer_name(), feature_layer_name('resnet50'), feature_layer_name('miniresnet')
+    ('out_relu', 'conv5_block3_out', 'block4_out')
+    """
     return BACKBONES[_resolve_name(name)][2]
 
 
@@ -150,6 +201,26 @@ def mini_resnet(input_shape=(64, 64, 3), width=16, input_tensor=None, name="mini
     Stem 3x3 conv (``width`` channels, stride 2), then four residual blocks with stride 2 and
     ``2w, 4w, 8w, 8w`` channels: overall stride 32 like the ``keras.applications`` backbones, about
     0.6 M parameters for ``width=16``. Last layer ``'block4_out'``.
+
+    Parameters
+    ----------
+    input_shape : tuple (H, W, C)
+    width : int
+        Channels :math:`w` of the stem.
+    input_tensor : Keras tensor, optional
+        Build on this tensor instead of a new ``keras.Input``.
+    name : str
+
+    Returns
+    -------
+    keras.Model
+        (N, H, W, C) -> (N, H/32, W/32, 8 * width).
+
+    Examples
+    --------
+    >>> model = mini_resnet((32, 32, 3), width=4)
+    >>> model.output.shape, model.layers[-1].name
+    ((None, 1, 1, 32), 'block4_out')
     """
     from .blocks import residual_block
 

@@ -80,6 +80,29 @@ def residual_block(x, filters, stride=1, projection=None, use_bias=False, bn_eps
     Returns
     -------
     Keras tensor (N, ceil(H / stride), ceil(W / stride), filters)
+
+    Examples
+    --------
+    4 to 8 channels with stride 2: a projection shortcut (``b1_0_conv``, ``b1_0_bn``) is added.
+    Parameters: :math:`3^2 \\cdot 4 \\cdot 8 + 3^2 \\cdot 8 \\cdot 8 + 4 \\cdot 8` for the
+    convolutions, :math:`3 \\cdot 4 \\cdot 8` for the three BatchNorms (4 numbers per channel):
+
+    >>> import keras
+    >>> x = keras.Input((8, 8, 4))
+    >>> y = residual_block(x, 8, stride=2, name='b1')
+    >>> y.shape
+    (None, 4, 4, 8)
+    >>> model = keras.Model(x, y)
+    >>> sorted(la.name for la in model.layers if '_0_' in la.name)
+    ['b1_0_bn', 'b1_0_conv']
+    >>> model.count_params()
+    992
+
+    Same shape in and out: an identity shortcut, no projection layer:
+
+    >>> y = residual_block(x, 4, name='b2')
+    >>> y.shape, [la.name for la in keras.Model(x, y).layers if '_0_' in la.name]
+    ((None, 8, 8, 4), [])
     """
     filters, stride = _common(x, filters, stride, name)
     eps = check_float(bn_epsilon, "bn_epsilon", minimum=0.0, strict_min=True)
@@ -122,6 +145,18 @@ def bottleneck_block(x, filters, stride=1, expansion=4, projection=None, use_bia
     Returns
     -------
     Keras tensor (N, ceil(H / stride), ceil(W / stride), expansion * filters)
+
+    Examples
+    --------
+    8 inner channels expanded 4 times to 32:
+
+    >>> import keras
+    >>> x = keras.Input((8, 8, 4))
+    >>> y = bottleneck_block(x, 8, stride=2, name='conv2_block1')
+    >>> y.shape
+    (None, 4, 4, 32)
+    >>> tuple(keras.Model(x, y).get_layer('conv2_block1_3_conv').kernel.shape)   # 1x1, 8 -> 32
+    (1, 1, 8, 32)
     """
     filters, stride = _common(x, filters, stride, name)
     expansion = check_int(expansion, "expansion", minimum=1)

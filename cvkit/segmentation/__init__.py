@@ -1,19 +1,16 @@
-"""Classic segmentation and the Mask R-CNN building blocks.
+"""Classic segmentation: thresholds, edges, clustering and regions.
 
 * ``threshold``: global (fixed, mean), Otsu, multi-level Otsu and local thresholds.
 * ``edges``: convolution and correlation by hand, Sobel, the Laplacian kernels, LoG, zero-crossings.
 * ``clustering``: k-means colour segmentation with k-means++, SLIC superpixels.
 * ``regions``: connected components, region growing, region areas and boxes.
-* ``detection``: anchors, RPN anchor labelling and loss, ROI pooling and ROI Align, mask targets.
 
-The FCN builders live in :mod:`cvkit.models.fcn`. Notebooks: ``06_classic_segmentation.ipynb`` and
-``07_mask_rcnn_building_blocks.ipynb``. Everything here is NumPy / SciPy except the RPN loss and the
-fast ROI Align (TensorFlow, imported on first use).
+The Mask R-CNN building blocks (anchors, RPN targets, ROI pooling and ROI Align, mask targets) are
+in :mod:`cvkit.detection`, the FCN builders in :mod:`cvkit.models.fcn`. Notebook:
+``06_classic_segmentation.ipynb``. Everything here is NumPy / SciPy.
 """
 from .clustering import (KMeansSegmentation, kmeans, kmeans_plus_plus, kmeans_segment,
                          pixel_features, slic_superpixels)
-from .detection import (anchors, label_anchors, mask_targets, quantize_roi, roi_align,
-                        roi_align_tf, roi_pool, rpn_loss, sample_anchors, smooth_l1)
 from .edges import (LAPLACIAN_4, LAPLACIAN_8, SOBEL_X, SOBEL_Y, box_blur, convolve, correlate,
                     gaussian_blur, gaussian_kernel, laplacian, laplacian_of_gaussian, sobel,
                     sobel_x, sobel_y, zero_crossings)
@@ -34,7 +31,4 @@ __all__ = [
     "pixel_features",
     # regions
     "connected_components", "region_grow", "region_properties", "region_boxes",
-    # detection
-    "anchors", "label_anchors", "sample_anchors", "rpn_loss", "smooth_l1", "quantize_roi",
-    "roi_pool", "roi_align", "roi_align_tf", "mask_targets",
 ]

@@ -17,6 +17,32 @@ def as_gray(image, name="image", keep_dtype=True):
     converted with the BT.709 weights after scaling uint8 to [0, 1] (as ``skimage.color.rgb2gray``).
     Raises ``ValueError`` for another rank, an empty image or NaN, ``TypeError`` for a non-numeric
     dtype.
+
+    .. math:: Y = 0.2125\\,R + 0.7154\\,G + 0.0721\\,B
+
+    Parameters
+    ----------
+    image : array (H, W), (H, W, 1) or (H, W, 3)
+    name : str
+        The argument's name in error messages.
+    keep_dtype : bool
+        Keep an integer grey image's dtype (``False``: float64 at face value).
+
+    Returns
+    -------
+    np.ndarray (H, W)
+
+    Examples
+    --------
+    White RGB is 1 (the weights add up to 1); a uint8 grey image keeps its values and dtype; a
+    bool mask becomes 0/1:
+
+    >>> as_gray(np.full((1, 2, 3), 255, np.uint8))
+    array([[1., 1.]])
+    >>> as_gray(np.array([[0, 128, 255]], np.uint8))
+    array([[  0, 128, 255]], dtype=uint8)
+    >>> as_gray(np.array([[True, False]]))
+    array([[1, 0]], dtype=uint8)
     """
     if hasattr(image, "numpy") and not isinstance(image, np.ndarray):
         image = image.numpy()
@@ -49,7 +75,15 @@ def as_gray(image, name="image", keep_dtype=True):
 
 def as_float_gray(image, name="image"):
     """Like :func:`as_gray` but always float64; uint8 is scaled to [0, 1] (``img_as_float``),
-    other integers and bool are taken at their face value."""
+    other integers and bool are taken at their face value.
+
+    Examples
+    --------
+    >>> as_float_gray(np.array([[0, 51, 255]], np.uint8))
+    array([[0. , 0.2, 1. ]])
+    >>> as_float_gray(np.array([[0, 2]]))        # int64: face value
+    array([[0., 2.]])
+    """
     arr = as_gray(image, name)
     if arr.dtype == np.uint8 and np.asarray(image).dtype != bool:
         return arr.astype(np.float64) / 255.0

@@ -71,9 +71,26 @@ def kmeans_plus_plus(X, k, seed=0):
     :math:`D(x)^2 / \\sum_x D(x)^2`, :math:`D(x)` the distance to the nearest centre chosen so far.
     One vectorised distance update per centre (a loop over ``k``, never over points).
 
+    Parameters
+    ----------
+    X : array (N, D)
+    k : int, 1 <= k <= N
+    seed : int
+
     Returns
     -------
     np.ndarray (k, D)
+        Rows of ``X``.
+
+    Examples
+    --------
+    Two clusters 10 apart: once a point of one is chosen, the next centre is almost surely in the
+    other (:math:`D^2 \\approx 200` against at most 2):
+
+    >>> X = np.array([[0., 0.], [0., 1.], [1., 0.], [10., 10.], [10., 11.], [11., 10.]])
+    >>> kmeans_plus_plus(X, 2, seed=0)
+    array([[11., 10.],
+           [ 0.,  0.]])
     """
     X = _as_points(X)
     k = check_int(k, "k", minimum=1, maximum=X.shape[0])
@@ -121,6 +138,21 @@ def kmeans(X, k, seed=0, n_init=1, max_iter=100, tol=1e-6):
     Returns
     -------
     centers : (k, D), labels : int (N,), inertia : float, n_iter : int
+
+    Examples
+    --------
+    Two separated triangles: each centre is its triangle's mean (1/3, 1/3) or (31/3, 31/3), and
+    the inertia is :math:`2 \\cdot (2 + 5 + 5)/9 = 8/3`:
+
+    >>> X = np.array([[0., 0.], [0., 1.], [1., 0.], [10., 10.], [10., 11.], [11., 10.]])
+    >>> centers, labels, inertia, n_iter = kmeans(X, 2, seed=0)
+    >>> np.round(centers, 4)
+    array([[10.3333, 10.3333],
+           [ 0.3333,  0.3333]])
+    >>> labels
+    array([1, 1, 1, 0, 0, 0])
+    >>> round(inertia, 4)
+    2.6667
     """
     X = _as_points(X)
     n = X.shape[0]
@@ -165,7 +197,30 @@ def kmeans(X, k, seed=0, n_init=1, max_iter=100, tol=1e-6):
 
 def pixel_features(image, spatial_weight=0.0):
     """Table of pixel features (H*W, C [+ 2]): the colours, and when ``spatial_weight > 0`` the
-    coordinates ``(x/W, y/H) * spatial_weight`` so that nearby pixels tend to share a cluster."""
+    coordinates ``(x/W, y/H) * spatial_weight`` so that nearby pixels tend to share a cluster.
+
+    Parameters
+    ----------
+    image : (H, W, C), uint8 or float in [0, 1]
+        One image, not a batch.
+    spatial_weight : float >= 0
+
+    Returns
+    -------
+    np.ndarray float64 (H*W, C) or (H*W, C + 2)
+        One row per pixel, in raster order.
+
+    Examples
+    --------
+    >>> img = np.zeros((2, 2, 3))
+    >>> pixel_features(img).shape
+    (4, 3)
+    >>> pixel_features(img, spatial_weight=1.0)[:, 3:]     # (x/W, y/H), row by row
+    array([[0. , 0. ],
+           [0.5, 0. ],
+           [0. , 0.5],
+           [0.5, 0.5]])
+    """
     from .._validate import as_images
 
     imgs, single = as_images(image, "image")
@@ -193,6 +248,13 @@ class KMeansSegmentation:
     recolored : float32 (H, W, C) every pixel painted with its cluster's mean colour
     inertia : float, sum of squared distances to the centres (in feature space)
     n_iter : int
+
+    Examples
+    --------
+    >>> img = np.zeros((2, 2, 3), np.float32)
+    >>> seg = kmeans_segment(img, 1)
+    >>> type(seg).__name__, seg.labels.shape, seg.centers.shape, seg.recolored.shape
+    ('KMeansSegmentation', (2, 2), (1, 3), (2, 2, 3))
     """
 
     labels: np.ndarray
@@ -220,6 +282,26 @@ def kmeans_segment(image, k, seed=0, spatial_weight=0.0, n_init=1, max_iter=100)
     Returns
     -------
     KMeansSegmentation
+
+    Examples
+    --------
+    A 4 x 4 image, red on the left and blue on the right: two clusters, one per half, whose mean
+    colours are exactly red and blue (inertia 0):
+
+    >>> img = np.zeros((4, 4, 3), np.float32)
+    >>> img[:, :2, 0] = 1.0
+    >>> img[:, 2:, 2] = 1.0
+    >>> seg = kmeans_segment(img, 2, seed=0)
+    >>> seg.labels
+    array([[0, 0, 1, 1],
+           [0, 0, 1, 1],
+           [0, 0, 1, 1],
+           [0, 0, 1, 1]], dtype=int32)
+    >>> seg.centers
+    array([[1., 0., 0.],
+           [0., 0., 1.]], dtype=float32)
+    >>> seg.inertia, bool(np.array_equal(seg.recolored, img))
+    (0.0, True)
     """
     feats = pixel_features(image, spatial_weight)
     if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k > feats.shape[0]:
@@ -241,9 +323,27 @@ def slic_superpixels(image, n_segments=100, compactness=10.0):
     with k-means: SLIC is k-means in (L*a*b*, x, y) restricted to a local window around each centre,
     so its clusters are compact and connected.
 
+    Parameters
+    ----------
+    image : (H, W, 3) or (H, W, 1), uint8 or float in [0, 1]
+    n_segments : int
+        About how many superpixels (the initial grid).
+    compactness : float > 0
+        Weight of the distance in (x, y) against the colour distance: larger gives squarer cells.
+
     Returns
     -------
     int (H, W) labels starting at 0.
+
+    Examples
+    --------
+    Black on the left, white on the right: four superpixels, none crossing the edge:
+
+    >>> img = np.zeros((32, 32, 3), np.float32)
+    >>> img[:, 16:] = 1.0
+    >>> labels = slic_superpixels(img, n_segments=4)
+    >>> np.unique(labels[:, :16]).tolist(), np.unique(labels[:, 16:]).tolist()
+    ([0, 2], [1, 3])
     """
     from skimage.segmentation import slic
 

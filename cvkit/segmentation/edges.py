@@ -98,7 +98,8 @@ def correlate(image, kernel, stride=1, padding="same", mode="constant", cval=0.0
 
     where :math:`I_p` is the padded image and :math:`s` the stride. The course's worked example
     (input ``0..8`` as 3x3, kernel ``[[0, 1], [2, 3]]``): ``padding='valid'`` gives
-    ``[[19, 25], [37, 43]]``; with ``padding=1`` the corners read 0 (only padding), 9 and 37.
+    ``[[19, 25], [37, 43]]``; with ``padding=1`` the notes' coloured squares read 0 (only
+    padding), 9 and 37.
 
     Parameters
     ----------
@@ -116,6 +117,24 @@ def correlate(image, kernel, stride=1, padding="same", mode="constant", cval=0.0
     Returns
     -------
     np.ndarray float64 (Ho, Wo), :math:`H_o = \\lfloor (H + 2p - k_h)/s \\rfloor + 1`.
+
+    Examples
+    --------
+    The course's example, :math:`O(0, 0) = 0 \\cdot 0 + 1 \\cdot 1 + 2 \\cdot 3 + 3 \\cdot 4 = 19`:
+
+    >>> x = np.arange(9).reshape(3, 3)
+    >>> k = [[0, 1], [2, 3]]
+    >>> correlate(x, k, padding='valid')
+    array([[19., 25.],
+           [37., 43.]])
+    >>> correlate(x, k, padding=1)
+    array([[ 0.,  3.,  8.,  4.],
+           [ 9., 19., 25., 10.],
+           [21., 37., 43., 16.],
+           [ 6.,  7.,  8.,  0.]])
+    >>> correlate(x, k, stride=(3, 2), padding=1)    # 3 down, 2 across
+    array([[0., 8.],
+           [6., 8.]])
     """
     img = as_float_gray(image)
     stride = _pair(stride, "stride", 1)
@@ -160,6 +179,22 @@ def convolve(image, kernel, stride=1, padding="same", mode="constant", cval=0.0)
 
     With ``padding='same'`` and stride 1 it equals ``scipy.ndimage.convolve(image, kernel, mode)``.
     Arguments as :func:`correlate`.
+
+    Examples
+    --------
+    On an impulse, convolution draws the kernel itself and correlation draws it flipped:
+
+    >>> impulse = np.zeros((3, 3))
+    >>> impulse[1, 1] = 1
+    >>> k = np.arange(1, 10).reshape(3, 3)
+    >>> convolve(impulse, k)
+    array([[1., 2., 3.],
+           [4., 5., 6.],
+           [7., 8., 9.]])
+    >>> correlate(impulse, k)
+    array([[9., 8., 7.],
+           [6., 5., 4.],
+           [3., 2., 1.]])
     """
     k = _as_kernel(kernel)
     return correlate(image, k[::-1, ::-1], stride=stride, padding=padding, mode=mode, cval=cval)
@@ -167,7 +202,27 @@ def convolve(image, kernel, stride=1, padding="same", mode="constant", cval=0.0)
 
 def gaussian_kernel(sigma, truncate=4.0):
     """Normalised 1-D Gaussian :math:`g(x) \\propto e^{-x^2 / 2\\sigma^2}` on
-    :math:`x = -r..r`, :math:`r = \\lfloor \\text{truncate}\\,\\sigma + 0.5 \\rfloor` (as scipy)."""
+    :math:`x = -r..r`, :math:`r = \\lfloor \\text{truncate}\\,\\sigma + 0.5 \\rfloor` (as scipy).
+
+    Parameters
+    ----------
+    sigma : float > 0
+    truncate : float > 0
+        Radius in standard deviations.
+
+    Returns
+    -------
+    np.ndarray float64 (2r + 1,), summing to 1.
+
+    Examples
+    --------
+    With radius 1: :math:`(e^{-1/2}, 1, e^{-1/2}) / (1 + 2e^{-1/2})`:
+
+    >>> np.round(gaussian_kernel(1.0, truncate=1.0), 4)
+    array([0.2741, 0.4519, 0.2741])
+    >>> gaussian_kernel(1.0).size                    # r = 4 by default
+    9
+    """
     sigma = check_float(sigma, "sigma", minimum=0.0, strict_min=True)
     truncate = check_float(truncate, "truncate", minimum=0.0, strict_min=True)
     r = int(truncate * sigma + 0.5)
@@ -182,6 +237,30 @@ def gaussian_blur(image, sigma, mode="reflect", truncate=4.0):
     .. math:: G_\\sigma * I = g_\\sigma^{(y)} * (g_\\sigma^{(x)} * I)
 
     Equals ``scipy.ndimage.gaussian_filter(image, sigma, mode=mode, truncate=truncate)``.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+    sigma : float > 0
+    mode : border mode (scipy names)
+    truncate : float
+        Kernel radius in standard deviations.
+
+    Returns
+    -------
+    np.ndarray float64 (H, W)
+
+    Examples
+    --------
+    An impulse spreads into the 2-D Gaussian; reflected borders keep its total:
+
+    >>> impulse = np.zeros((5, 5))
+    >>> impulse[2, 2] = 1
+    >>> g = gaussian_blur(impulse, 1.0)
+    >>> np.round(g[2], 4)
+    array([0.0233, 0.0966, 0.1592, 0.0966, 0.0233])
+    >>> round(float(g.sum()), 6)
+    1.0
     """
     g = gaussian_kernel(sigma, truncate)
     img = as_float_gray(image)
@@ -193,6 +272,25 @@ def box_blur(image, size, mode="reflect"):
     """Mean over a ``size x size`` box (odd ``size``), as ``scipy.ndimage.uniform_filter``.
 
     Computed from a summed-area table, so the cost does not grow with ``size``.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+    size : odd int >= 1
+    mode : border mode (scipy names)
+
+    Returns
+    -------
+    np.ndarray float64 (H, W)
+
+    Examples
+    --------
+    The centre is the mean of 0..8; the corner sees the reflected border ``0 0 1 / 0 0 1 / 3 3 4``:
+
+    >>> box_blur(np.arange(9.0).reshape(3, 3), 3)
+    array([[1.33333333, 2.        , 2.66666667],
+           [3.33333333, 4.        , 4.66666667],
+           [5.33333333, 6.        , 6.66666667]])
     """
     size = check_int(size, "size", minimum=1)
     if size % 2 == 0:
@@ -223,6 +321,27 @@ def sobel_x(image, mode="reflect"):
     Positive where the image gets brighter to the right. Computed separably (smoothing
     ``[1, 2, 1]`` down, difference ``[-1, 0, 1]`` across). Equals
     ``4 * skimage.filters.sobel_v(image)`` and ``scipy.ndimage.sobel(image, axis=1)``.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+    mode : border mode (scipy names)
+
+    Returns
+    -------
+    np.ndarray float64 (H, W)
+
+    Examples
+    --------
+    A step from 0 to 1 between columns 1 and 2: both columns next to the step see a difference
+    of 1, weighted by 1 + 2 + 1:
+
+    >>> step = np.zeros((3, 4))
+    >>> step[:, 2:] = 1
+    >>> sobel_x(step)
+    array([[0., 4., 4., 0.],
+           [0., 4., 4., 0.],
+           [0., 4., 4., 0.]])
     """
     img = as_float_gray(image)
     check_choice(mode, "mode", tuple(_PAD_MODES))
@@ -231,7 +350,24 @@ def sobel_x(image, mode="reflect"):
 
 def sobel_y(image, mode="reflect"):
     """Vertical derivative :math:`G_y = I \\star S_x^T`, positive where the image gets brighter
-    downwards. Equals ``4 * skimage.filters.sobel_h(image)``."""
+    downwards. Equals ``4 * skimage.filters.sobel_h(image)``.
+
+    Examples
+    --------
+    A vertical step has no vertical derivative; the same step turned on its side does:
+
+    >>> step = np.zeros((3, 4))
+    >>> step[:, 2:] = 1
+    >>> sobel_y(step)
+    array([[0., 0., 0., 0.],
+           [0., 0., 0., 0.],
+           [0., 0., 0., 0.]])
+    >>> sobel_y(step.T)
+    array([[0., 0., 0.],
+           [4., 4., 4.],
+           [4., 4., 4.],
+           [0., 0., 0.]])
+    """
     img = as_float_gray(image)
     check_choice(mode, "mode", tuple(_PAD_MODES))
     return _separable3(img, np.array([1.0, 2.0, 1.0]), np.array([-1.0, 0.0, 1.0]), mode)
@@ -254,6 +390,19 @@ def sobel(image, mode="reflect", return_components=False):
     Returns
     -------
     magnitude : float64 (H, W), and ``(gx, gy)`` when asked.
+
+    Examples
+    --------
+    On the ramp :math:`I(i, j) = i + j` both derivatives are :math:`4 \\cdot 2 = 8` inside, so the
+    magnitude is :math:`8\\sqrt 2`:
+
+    >>> ramp = np.add.outer(np.arange(4.0), np.arange(4.0))
+    >>> mag, (gx, gy) = sobel(ramp, return_components=True)
+    >>> gx[1]
+    array([4., 8., 8., 4.])
+    >>> np.round(mag[1:3, 1:3], 4)
+    array([[11.3137, 11.3137],
+           [11.3137, 11.3137]])
     """
     gx = sobel_x(image, mode)
     gy = sobel_y(image, mode)
@@ -278,6 +427,25 @@ def laplacian(image, kernel=4, mode="reflect"):
     image : array (H, W) or (H, W, 3)
     kernel : {4, 8} or a 3x3 array
     mode : border mode
+
+    Returns
+    -------
+    np.ndarray float64 (H, W)
+
+    Examples
+    --------
+    The response to an impulse is the kernel; a linear ramp has no second derivative inside
+    (only the reflected borders respond):
+
+    >>> impulse = np.zeros((3, 3))
+    >>> impulse[1, 1] = 1
+    >>> laplacian(impulse)
+    array([[ 0., -1.,  0.],
+           [-1.,  4., -1.],
+           [ 0., -1.,  0.]])
+    >>> laplacian(np.tile(np.arange(5.0), (2, 1)))
+    array([[-1.,  0.,  0.,  0.,  1.],
+           [-1.,  0.,  0.,  0.,  1.]])
     """
     if isinstance(kernel, numbers.Integral) and not isinstance(kernel, bool):
         check_choice(int(kernel), "kernel", (4, 8))
@@ -295,6 +463,30 @@ def laplacian_of_gaussian(image, sigma=2.0, kernel=4, mode="reflect"):
     The smoothing removes the noise the second derivative would amplify; the edges are the
     zero-crossings of the result. Equals ``laplacian(gaussian_blur(image, sigma), kernel)``; for
     ``kernel=4`` it is ``-scipy.ndimage.laplace(scipy.ndimage.gaussian_filter(image, sigma))``.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+    sigma : float > 0
+    kernel : {4, 8} or a 3x3 array
+    mode : border mode
+
+    Returns
+    -------
+    np.ndarray float64 (H, W)
+
+    Examples
+    --------
+    Across a step from 0 to 1 the response is negative on the dark side, positive on the bright
+    side, and crosses zero at the edge:
+
+    >>> img = np.zeros((5, 8))
+    >>> img[:, 4:] = 1
+    >>> r = laplacian_of_gaussian(img, sigma=1.0)
+    >>> np.round(r[2], 3)
+    array([-0.004, -0.05 , -0.188, -0.157,  0.157,  0.188,  0.05 ,  0.004])
+    >>> zero_crossings(r)[2]
+    array([False, False, False,  True, False, False, False, False])
     """
     return laplacian(gaussian_blur(image, sigma, mode=mode), kernel=kernel, mode=mode)
 
@@ -316,6 +508,19 @@ def zero_crossings(response, threshold=0.0):
     Returns
     -------
     bool (H, W)
+
+    Examples
+    --------
+    The sign changes between -0.5 and 0.5 (the left one of a tie is marked); an exact zero between
+    -1 and 1 is marked too:
+
+    >>> zero_crossings(np.array([[-1.0, -0.5, 0.5, 1.0]]))
+    array([[False,  True, False, False]])
+    >>> r = np.array([[-1.0, 0.0, 1.0, 0.01, -0.01]])
+    >>> zero_crossings(r)
+    array([[False,  True, False,  True, False]])
+    >>> zero_crossings(r, threshold=0.1)           # drops the weak crossing
+    array([[False,  True, False, False, False]])
     """
     r = np.asarray(response.numpy() if hasattr(response, "numpy") else response)
     if r.ndim != 2:

@@ -77,6 +77,29 @@ def connected_components(mask, connectivity=2, background=0):
     labels : int32 (H, W), 0 for background and 1..n for the regions in raster order of their first
         pixel (equal to ``skimage.measure.label(mask, connectivity=connectivity)``)
     n : int
+
+    Examples
+    --------
+    The pixel at (3, 1) touches the region of (2, 2) only by a corner: a separate region with
+    4-neighbours, the same region with 8-neighbours:
+
+    >>> m = np.array([[1, 1, 0, 0],
+    ...               [1, 0, 0, 0],
+    ...               [0, 0, 1, 1],
+    ...               [0, 1, 0, 0]], bool)
+    >>> connected_components(m, connectivity=1)
+    (array([[1, 1, 0, 0],
+           [1, 0, 0, 0],
+           [0, 0, 2, 2],
+           [0, 3, 0, 0]], dtype=int32), 3)
+    >>> connected_components(m, connectivity=2)[1]
+    2
+
+    On a label image, equal neighbouring values form a region:
+
+    >>> connected_components(np.array([[1, 1, 2], [3, 3, 2]]), connectivity=1)
+    (array([[1, 1, 2],
+           [3, 3, 2]], dtype=int32), 3)
     """
     m = _as_mask(mask)
     check_choice(connectivity, "connectivity", (1, 2))
@@ -125,6 +148,22 @@ def region_grow(image, seed, tolerance, connectivity=2):
     Returns
     -------
     bool (H, W)
+
+    Examples
+    --------
+    The diagonal 10, 11, 12 lies within 2 of the seed's 10; its pixels touch only by corners:
+
+    >>> img = np.array([[10, 50, 50],
+    ...                 [50, 11, 50],
+    ...                 [50, 50, 12]], np.uint8)
+    >>> region_grow(img, (0, 0), tolerance=2).astype(int)
+    array([[1, 0, 0],
+           [0, 1, 0],
+           [0, 0, 1]])
+    >>> region_grow(img, (0, 0), tolerance=2, connectivity=1).astype(int)
+    array([[1, 0, 0],
+           [0, 0, 0],
+           [0, 0, 0]])
     """
     if hasattr(image, "numpy") and not isinstance(image, np.ndarray):
         image = image.numpy()
@@ -160,6 +199,21 @@ def region_properties(labels):
         ``label`` (n,), ``area`` (n,), ``bbox`` (n, 4) as ``(min_row, min_col, max_row, max_col)``
         with exclusive maxima (as ``skimage.measure.regionprops``), ``centroid`` (n, 2) as
         ``(row, col)``.
+
+    Examples
+    --------
+    >>> labels = np.array([[0, 1, 1, 0],
+    ...                    [0, 1, 1, 0],
+    ...                    [2, 0, 0, 0]])
+    >>> props = region_properties(labels)
+    >>> props['area']
+    array([4, 1])
+    >>> props['bbox']                     # (min_row, min_col, max_row + 1, max_col + 1)
+    array([[0, 1, 2, 3],
+           [2, 0, 3, 1]])
+    >>> props['centroid']
+    array([[0.5, 1.5],
+           [2. , 0. ]])
     """
     lab = _as_mask(labels, "labels")
     if lab.dtype == bool:
@@ -202,9 +256,29 @@ def region_boxes(labels, normalized=True):
     (``x_min = c_0 / W``, ``x_max = (c_1 + 1) / W``), so the box of a ``shapes`` mask equals the
     dataset's ``boxes``; otherwise pixel edges ``(c_0, r_0, c_1 + 1, r_1 + 1)``.
 
+    Parameters
+    ----------
+    labels : int array (H, W), 0 = background
+    normalized : bool
+
     Returns
     -------
     float32 (n, 4)
+
+    Examples
+    --------
+    Region 1 covers columns 1..2 and rows 0..1 of a 3 x 4 image: :math:`x` from 1/4 to 3/4,
+    :math:`y` from 0 to 2/3:
+
+    >>> labels = np.array([[0, 1, 1, 0],
+    ...                    [0, 1, 1, 0],
+    ...                    [2, 0, 0, 0]])
+    >>> region_boxes(labels)
+    array([[0.25     , 0.       , 0.75     , 0.6666667],
+           [0.       , 0.6666667, 0.25     , 1.       ]], dtype=float32)
+    >>> region_boxes(labels, normalized=False)
+    array([[1., 0., 3., 2.],
+           [0., 2., 1., 3.]], dtype=float32)
     """
     props = region_properties(labels)
     b = props["bbox"].astype(np.float64)

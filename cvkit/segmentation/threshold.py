@@ -31,6 +31,27 @@ def to_gray(image):
 
     uint8 RGB is scaled to [0, 1] first (as ``skimage.color.rgb2gray``); a grey image keeps its
     values. Raises ``ValueError`` for a batch or another rank.
+
+    .. math:: Y = 0.2125\\,R + 0.7154\\,G + 0.0721\\,B
+
+    Parameters
+    ----------
+    image : array (H, W), (H, W, 1) or (H, W, 3)
+
+    Returns
+    -------
+    np.ndarray float64 (H, W)
+
+    Examples
+    --------
+    Pure red weighs 0.2125; a uint8 grey image keeps its 0..255 values:
+
+    >>> red = np.zeros((1, 1, 3), np.uint8)
+    >>> red[..., 0] = 255
+    >>> to_gray(red)
+    array([[0.2125]])
+    >>> to_gray(np.array([[0, 255]], np.uint8))
+    array([[  0., 255.]])
     """
     return as_gray(image).astype(np.float64, copy=False)
 
@@ -56,6 +77,16 @@ def global_threshold(image, threshold="mean", invert=False):
     mask : bool (H, W)
     t : float
         The threshold used.
+
+    Examples
+    --------
+    >>> img = np.array([[0.1, 0.2], [0.8, 0.9]])
+    >>> global_threshold(img)                       # T = mean = 0.5
+    (array([[False, False],
+           [ True,  True]]), 0.5)
+    >>> global_threshold(img, 0.3, invert=True)     # the kite: dark object below T
+    (array([[ True,  True],
+           [False, False]]), 0.3)
     """
     gray = as_gray(image)
     if isinstance(threshold, str):
@@ -78,10 +109,25 @@ def histogram(image, nbins=256):
     Integer images get one bin per integer value between their min and max (``nbins`` is ignored),
     float images ``nbins`` equal bins between their min and max.
 
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+    nbins : int >= 2
+        Bins of a float image.
+
     Returns
     -------
     counts : float32 (B,)
     centers : (B,) bin centres, in the units of the image
+
+    Examples
+    --------
+    A uint8 image gets one bin per value from its min to its max (value 2 has no pixel):
+
+    >>> histogram(np.array([[0, 0, 1, 3, 3, 3]], np.uint8))
+    (array([2., 1., 0., 3.], dtype=float32), array([0, 1, 2, 3]))
+    >>> histogram(np.array([[0.0, 0.1, 0.9, 1.0]]), nbins=4)
+    (array([2., 0., 0., 2.], dtype=float32), array([0.125, 0.375, 0.625, 0.875]))
     """
     gray = as_gray(image)
     nbins = check_int(nbins, "nbins", minimum=2)
@@ -107,10 +153,25 @@ def between_class_variance(image, nbins=256):
     (up to the constant factor :math:`1/N^2`). Otsu's threshold maximises it, which is the same as
     minimising the within-class variance because the two add up to the total variance.
 
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+    nbins : int
+        Bins of a float image (see :func:`histogram`).
+
     Returns
     -------
     centers : (B - 1,) candidate thresholds
     sigma_b : float32 (B - 1,) the criterion at each
+
+    Examples
+    --------
+    Pixels ``0, 0, 1, 3, 3, 3``. Splitting after 0 gives classes {0, 0} and {1, 3, 3, 3}:
+    :math:`2 \\cdot 4 \\cdot (0 - 2.5)^2 = 50`; after 1 (or after the empty bin 2), {0, 0, 1} and
+    {3, 3, 3}: :math:`3 \\cdot 3 \\cdot (1/3 - 3)^2 = 64`, the maximum:
+
+    >>> between_class_variance(np.array([[0, 0, 1, 3, 3, 3]], np.uint8))
+    (array([0, 1, 2]), array([50., 64., 64.]))
     """
     counts, centers = histogram(image, nbins)
     w0 = np.cumsum(counts)
@@ -145,6 +206,17 @@ def otsu_threshold(image, nbins=256):
 
     Examples
     --------
+    The example of :func:`between_class_variance`: the first maximum is at 1, so the foreground
+    ``image > 1`` is the three pixels of value 3:
+
+    >>> img = np.array([[0, 0, 1, 3, 3, 3]], np.uint8)
+    >>> int(otsu_threshold(img))
+    1
+    >>> img > otsu_threshold(img)
+    array([[False, False, False,  True,  True,  True]])
+
+    A photograph (scikit-image's ``camera``, shipped with the library):
+
     >>> from skimage.data import camera
     >>> int(otsu_threshold(camera()))
     102
@@ -184,6 +256,15 @@ def multi_otsu_thresholds(image, classes=3, nbins=256):
     np.ndarray (classes - 1,)
         Increasing thresholds; :func:`apply_thresholds` (``np.digitize``) turns them into a label
         image.
+
+    Examples
+    --------
+    Three groups of grey levels (around 5, 105 and 205) give one threshold at the top of each of
+    the two lower groups:
+
+    >>> img = np.array([[0, 0, 10, 100, 110, 200, 210]], np.uint8)
+    >>> multi_otsu_thresholds(img, classes=3)
+    array([ 10, 110])
     """
     gray = as_gray(image)
     classes = check_int(classes, "classes", minimum=2)
@@ -226,7 +307,25 @@ def multi_otsu_thresholds(image, classes=3, nbins=256):
 def apply_thresholds(image, thresholds):
     """Label image from increasing thresholds: class :math:`k` where :math:`t_k < I \\le t_{k+1}`.
 
-    Same as ``np.digitize(image, thresholds)`` (class 0 at or below the first threshold).
+    Same as ``np.digitize(image, thresholds, right=True)`` (class 0 at or below the first
+    threshold).
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+    thresholds : float or 1-D array of increasing floats
+        In the units of ``image``, e.g. from :func:`multi_otsu_thresholds`.
+
+    Returns
+    -------
+    int32 (H, W)
+        Classes ``0 .. len(thresholds)``.
+
+    Examples
+    --------
+    >>> img = np.array([[0, 0, 10, 100, 110, 200, 210]], np.uint8)
+    >>> apply_thresholds(img, [10, 110])
+    array([[0, 0, 0, 1, 1, 2, 2]], dtype=int32)
     """
     gray = as_gray(image)
     t = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
@@ -260,6 +359,20 @@ def local_threshold(image, block_size=35, method="gaussian", offset=0.0):
     -------
     np.ndarray float64 (H, W)
         The threshold image.
+
+    Examples
+    --------
+    Two bright dots (+0.2) on a background lit from dark (0.2, left) to bright (1.0, right). No
+    global threshold separates them (Otsu keeps the bright right side), a 3 x 3 local mean raised
+    by 0.05 (``offset=-0.05``) does:
+
+    >>> img = np.tile(np.linspace(0.2, 1.0, 9), (5, 1))
+    >>> img[2, 2] += 0.2
+    >>> img[2, 6] += 0.2
+    >>> int((img > otsu_threshold(img)).sum())
+    20
+    >>> np.argwhere(img > local_threshold(img, 3, 'mean', offset=-0.05)).tolist()
+    [[2, 2], [2, 6]]
     """
     from .edges import gaussian_blur, box_blur
 

@@ -11,6 +11,36 @@ RECIPE_TAU = 0.5
 
 
 def run(ctx):
+    """Draw the section's figures with ``ctx.save`` (see :mod:`cvkit.tour`).
+
+    Parameters
+    ----------
+    ctx : cvkit.tour.TourContext
+        Where to write; ``ctx.quick`` uses less data and fewer iterations.
+
+    Examples
+    --------
+    >>> from cvkit.tour import SECTIONS
+    >>> dict(SECTIONS)["cam"]
+    'Class activation maps'
+    >>> ZOO_NAME, RECIPE_TAU
+    ('shapes_cam_mobilenetv2_s8', 0.5)
+
+    Run on its own into a temporary folder (skipped here: it loads the zoo's MobileNetV2 and runs
+    seven explanation methods, RISE and Score-CAM among them, half a minute on two CPU cores):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from cvkit.tour import TourContext
+    >>> with tempfile.TemporaryDirectory() as tmp:   # doctest: +SKIP
+    ...     ctx = TourContext(Path(tmp), quick=True, section="cam")
+    ...     run(ctx)
+    ...     for _, name, _ in ctx.figures:
+    ...         print(name)
+    cam_family.png
+    cam_box.png
+    cam_upsample.png
+    """
     import matplotlib.pyplot as plt
 
     from cvkit import explain
@@ -49,7 +79,7 @@ def run(ctx):
     from cvkit.boxes import iou
     from cvkit.wsol import peak_in_box, recipe_boxes
 
-    from cvkit.visualize.features import receptive_field
+    from cvkit.inside import receptive_field
 
     cams = explain.cam(model, test.images, class_index=test.labels)
     raw = explain.cam(model, test.images, class_index=test.labels, upsample=False,

@@ -28,14 +28,13 @@ def _class_models(ctx, model, judge, names):
     import matplotlib.pyplot as plt
     import tensorflow as tf
 
-    from ..visualize import features as F
+    from ..inside import gradient_ascent
 
     recipe = dict(CLASS_MODEL_RECIPE, steps=20 if ctx.quick else CLASS_MODEL_RECIPE["steps"])
     classes = list(range(len(names)))
     t0 = time.perf_counter()
-    rows = [("plain", F.gradient_ascent(model, classes, steps=2 * recipe["steps"],
-                                        seed=ctx.seed)),
-            ("regularised", F.gradient_ascent(model, classes, seed=ctx.seed, **recipe))]
+    rows = [("plain", gradient_ascent(model, classes, steps=2 * recipe["steps"], seed=ctx.seed)),
+            ("regularised", gradient_ascent(model, classes, seed=ctx.seed, **recipe))]
     secs = time.perf_counter() - t0
     fig, axes = plt.subplots(2, len(classes), figsize=(2 * len(classes), 4.4), squeeze=False)
     hits = {}
@@ -66,7 +65,7 @@ def _gradients(ctx):
     """Per-layer backward signal of deep plain and residual stacks: vanishing and exploding."""
     import matplotlib.pyplot as plt
 
-    from ..models import backprop as B
+    from ..inside import backprop as B
 
     n = 32 if ctx.quick else 64
     vg = B.vanishing_gradients(depth=20, n=n, param="bias", seed=ctx.seed)
@@ -92,23 +91,23 @@ def _gradients(ctx):
 def run(ctx):
     import matplotlib.pyplot as plt
 
-    from ..models import batchnorm as BN
+    from .. import inside as F
+    from .. import visualize as V
     from ..models import pretrained, zoo_data
-    from ..visualize import features as F
 
     model = pretrained("shapes_small_cnn")
     held = zoo_data("shapes_small_cnn", 128 if ctx.quick else 500)
     acc = float(np.mean(model.predict(held.images, verbose=0).argmax(1) == held.labels))
     names = held.class_names
 
-    fig = F.plot_filters(F.conv_filters(model), max_filters=16)
+    fig = V.plot_filters(F.conv_filters(model), max_filters=16)
     ctx.save(fig, "filters", f"first-layer 5x5 filters of the zoo's small CNN (held-out accuracy "
                              f"{acc:.1%} on {len(held.images)} images), min-max per filter: "
                              "colour-contrast detectors")
 
     img = held.images[3]
     maps = F.feature_maps(model, img, ["relu1", "relu2", "relu3", "relu4"])
-    fig = F.plot_feature_maps(maps, max_channels=8, image=img)
+    fig = V.plot_feature_maps(maps, max_channels=8, image=img)
     ctx.save(fig, "feature_maps", "feature maps by depth: resolution halves at each block while "
                                   "the receptive field grows")
 
@@ -126,7 +125,7 @@ def run(ctx):
                                       "computed from kernel sizes, strides and paddings")
 
     res = F.max_activating_patches(model, held.images[:256], "relu3", channels=range(6), k=8)
-    fig = F.plot_patches(res)
+    fig = V.plot_patches(res)
     ctx.save(fig, "patches", f"maximally activating patches of 6 channels of relu3 over "
                              f"{res.n_images} held-out images (one row per channel): edges of one "
                              "orientation and colour polarity, tips, arcs")
@@ -136,8 +135,8 @@ def run(ctx):
 
     feats = F.feature_maps(model, held.images[:64], "conv2")["conv2"].reshape(-1, 32)
     sizes = (2, 4, 8, 16, 32, 64, 128)
-    noise = BN.small_batch_noise(feats[::7], sizes, n_draws=100, seed=ctx.seed)
-    folded, k = BN.fold_batchnorm_model(model)
+    noise = F.small_batch_noise(feats[::7], sizes, n_draws=100, seed=ctx.seed)
+    folded, k = F.fold_batchnorm_model(model)
     diff = float(np.abs(folded(held.images[:32]).numpy()
                         - model(held.images[:32], training=False).numpy()).max())
     fig, ax = plt.subplots(figsize=(5, 3))

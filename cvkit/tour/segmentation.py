@@ -4,19 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def run(ctx):
+def _thresholds(ctx, camera):
+    """Otsu and multi-Otsu on the camera man."""
     import matplotlib.pyplot as plt
-    from skimage import data
 
     from .. import segmentation as seg
     from .. import visualize
-    from ..datasets import shapes
 
-    steps = iter(ctx.progress(range(6), desc="segmentation", total=6))
-
-    # 1. thresholds: Otsu and multi-Otsu on the camera man
-    next(steps)
-    camera = data.camera()
     t = seg.otsu_threshold(camera)
     t3 = seg.multi_otsu_thresholds(camera, 3)
     fig, ax = plt.subplots(1, 3, figsize=(12, 3.2))
@@ -30,8 +24,13 @@ def run(ctx):
         a.set_axis_off()
     ctx.save(fig, "thresholds", "Otsu's and multi-level Otsu thresholds (equal to scikit-image's).")
 
-    # 2. edges on a noisy image: Sobel, Laplacian, LoG zero-crossings
-    next(steps)
+
+def _edges(ctx, camera):
+    """Sobel, Laplacian and LoG zero-crossings on a noisy image."""
+    import matplotlib.pyplot as plt
+
+    from .. import segmentation as seg
+
     step = 4 if ctx.quick else 2
     cam = camera[::step, ::step] / 255.0
     noisy = np.clip(cam + np.random.default_rng(ctx.seed).normal(0, 0.08, cam.shape), 0, 1)
@@ -46,8 +45,15 @@ def run(ctx):
         a.set_axis_off()
     ctx.save(fig, "edges", "Edges of a noisy image: the Laplacian needs Gaussian smoothing first.")
 
-    # 3. k-means colour segmentation and regions
-    next(steps)
+
+def _kmeans_regions(ctx):
+    """k-means colour segmentation of the astronaut and connected components of coins."""
+    import matplotlib.pyplot as plt
+    from skimage import data
+
+    from .. import segmentation as seg
+    from .. import visualize
+
     astro = data.astronaut()[::(8 if ctx.quick else 4), ::(8 if ctx.quick else 4)]
     coins = data.coins()
     fig, ax = plt.subplots(1, 4, figsize=(13, 3.4))
@@ -65,12 +71,18 @@ def run(ctx):
         a.set_axis_off()
     ctx.save(fig, "kmeans_regions", "k-means colour clusters and connected components of coins.")
 
-    # 4. anchors and their RPN labels on a shapes image
-    next(steps)
+
+def _anchors(ctx):
+    """Anchors and their RPN labels on a shapes image."""
+    import matplotlib.pyplot as plt
+
+    from .. import detection, visualize
+    from ..datasets import shapes
+
     ds = shapes(2, image_size=128, seed=ctx.seed)
     box = ds.boxes[0] * 128
-    A = seg.anchors((8, 8), 16, scales=(16, 32, 64))
-    labels, _, _, _ = seg.label_anchors(A, box[None], image_size=(128, 128))
+    A = detection.anchors((8, 8), 16, scales=(16, 32, 64))
+    labels, _, _, _ = detection.label_anchors(A, box[None], image_size=(128, 128))
     fig, ax = plt.subplots(1, 2, figsize=(10, 4.5))
     visualize.draw_anchors(ds.images[0], A.reshape(8, 8, 9, 4)[4, 4], ax=ax[0],
                            title="9 anchors at one position")
@@ -78,13 +90,18 @@ def run(ctx):
                            title=f"{(labels == 1).sum()} positive, {(labels == 0).sum()} negative")
     ctx.save(fig, "anchors", "RPN anchors (3 scales x 3 ratios) and their IoU-based labels.")
 
-    # 5. ROI pooling vs ROI Align
-    next(steps)
+
+def _roi_align(ctx):
+    """ROI pooling against ROI Align as a box slides over a ramp."""
+    import matplotlib.pyplot as plt
+
+    from .. import detection, visualize
+
     f16 = np.random.default_rng(ctx.seed).random((16, 16))
     ramp = np.tile(np.arange(16, dtype=np.float32) + 0.5, (16, 1))
     xs = np.arange(100, 200, 8 if ctx.quick else 4)
-    pool = [seg.roi_pool(ramp, [x, 0, x + 145, 200], (1, 2), 1 / 32)[0, 0, 0] for x in xs]
-    align = [seg.roi_align(ramp, [x, 0, x + 145, 200], (1, 2), 1 / 32)[0, 0, 0] for x in xs]
+    pool = [detection.roi_pool(ramp, [x, 0, x + 145, 200], (1, 2), 1 / 32)[0, 0, 0] for x in xs]
+    align = [detection.roi_align(ramp, [x, 0, x + 145, 200], (1, 2), 1 / 32)[0, 0, 0] for x in xs]
     fig, ax = plt.subplots(1, 2, figsize=(10, 4.2))
     visualize.plot_roi_grid(f16, [0, 0, 145, 200], (2, 2), 1 / 32, 2, ax=ax[0],
                             title="145x200 box at stride 32: 4.53x6.25 cells")
@@ -95,15 +112,20 @@ def run(ctx):
     ax[1].set_title("pooled value as the box slides")
     ctx.save(fig, "roi_align", "ROI pooling rounds the box to whole cells; ROI Align does not.")
 
-    # 6. transposed convolution (the course's example) and Mask R-CNN mask targets via ROI Align
-    next(steps)
+
+def _mask_targets(ctx):
+    """The course's transposed convolution and Mask R-CNN mask targets via ROI Align."""
+    import matplotlib.pyplot as plt
+
+    from .. import detection
+    from ..datasets import shapes
     from ..models.fcn import transposed_conv2d
 
     out = transposed_conv2d([[0, 1], [2, 3]], [[0, 1], [2, 3]])
     n_show = 3 if ctx.quick else 5
     ds = shapes(n_show, image_size=96, seed=ctx.seed)
     boxes = ds.boxes * 96
-    targets = seg.mask_targets(ds.masks, boxes, size=28)
+    targets = detection.mask_targets(ds.masks, boxes, size=28)
     fig, ax = plt.subplots(2, n_show + 1, figsize=(2.2 * (n_show + 1), 4.6))
     ax[0, 0].imshow(out, cmap="viridis")
     for (i, j), v in np.ndenumerate(out):
@@ -121,3 +143,16 @@ def run(ctx):
         a.set_axis_off()
     ctx.save(fig, "mask_targets", "Transposed convolution of the course's example; Mask R-CNN "
              "mask targets cut from the masks by ROI Align.")
+
+
+def run(ctx):
+    """The section's six figures: thresholds, edges, k-means and regions (notebook 06); anchors,
+    ROI pooling against ROI Align, mask targets (notebook 07)."""
+    from skimage import data
+
+    camera = data.camera()
+    steps = [lambda: _thresholds(ctx, camera), lambda: _edges(ctx, camera),
+             lambda: _kmeans_regions(ctx), lambda: _anchors(ctx), lambda: _roi_align(ctx),
+             lambda: _mask_targets(ctx)]
+    for step in ctx.progress(steps, desc="segmentation", total=len(steps)):
+        step()

@@ -20,7 +20,40 @@ def _axes(ax, figsize=(4, 4)):
 
 
 def overlay_labels(image, labels, alpha=0.45, ax=None, title=None):
-    """Show a label image coloured over ``image`` (label 0 left uncoloured)."""
+    """Show a label image coloured over ``image`` (label 0 left uncoloured).
+
+    Parameters
+    ----------
+    image : array_like (H, W, 3) or (H, W)
+        float in [0, 1] or uint8.
+    labels : array_like of int (H, W)
+        0 is the background.
+    alpha : float
+        Opacity of the label colours.
+    ax : matplotlib Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    Region 1 is tinted red (scikit-image's first label colour) at ``alpha=0.45``; the background
+    keeps the image's black.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> labels = np.zeros((4, 4), int)
+    >>> labels[:2, :2] = 1
+    >>> fig = overlay_labels(np.zeros((4, 4, 3)), labels, title="one region")
+    >>> shown = fig.axes[0].images[0].get_array()
+    >>> shown.shape, shown[0, 0].round(2).tolist(), shown[3, 3].tolist()
+    ((4, 4, 3), [0.45, 0.0, 0.0], [0.0, 0.0, 0.0])
+    >>> plt.close(fig)
+    """
     from skimage.color import label2rgb
 
     lab = np.asarray(labels)
@@ -41,7 +74,36 @@ def overlay_labels(image, labels, alpha=0.45, ax=None, title=None):
 
 
 def plot_threshold_histogram(image, thresholds, ax=None, title=None):
-    """Histogram of a grey image with its thresholds as vertical lines."""
+    """Histogram of a grey image with its thresholds as vertical lines.
+
+    Parameters
+    ----------
+    image : array_like (H, W) or (H, W, 3)
+        Binned as :func:`cvkit.segmentation.threshold.histogram` does (integers: one bar per value).
+    thresholds : float or sequence of float
+        Drawn as vertical lines.
+    ax : matplotlib Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    An integer image gets one bar per value from its minimum to its maximum.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> image = np.array([[10, 10, 12], [12, 12, 14]], np.uint8)
+    >>> fig = plot_threshold_histogram(image, [11, 13])
+    >>> ax = fig.axes[0]
+    >>> [int(bar.get_height()) for bar in ax.patches], len(ax.lines)
+    ([2, 0, 3, 0, 1], 2)
+    >>> plt.close(fig)
+    """
     from ..segmentation.threshold import histogram
 
     counts, centers = histogram(image)
@@ -59,7 +121,43 @@ def plot_threshold_histogram(image, thresholds, ax=None, title=None):
 
 def draw_anchors(image, anchor_boxes, labels=None, ax=None, title=None, max_boxes=60, seed=0):
     """Draw pixel ``xyxy`` anchors on an image; with ``labels`` colour positives green, negatives
-    red (a random subset of at most ``max_boxes`` each) and skip the ignored ones."""
+    red (a random subset of at most ``max_boxes`` each) and skip the ignored ones.
+
+    The axis extends 60 % of the image size beyond it so that anchors crossing the border show; the
+    image frame is a dashed black rectangle.
+
+    Parameters
+    ----------
+    image : array_like (H, W) or (H, W, 3)
+    anchor_boxes : array_like (K, 4)
+        Pixel ``(x0, y0, x1, y1)``.
+    labels : array_like of int (K,), optional
+        1 positive, 0 negative, -1 ignored (as :func:`cvkit.detection.label_anchors` gives).
+    ax : matplotlib Axes, optional
+    title : str, optional
+    max_boxes : int
+        At most this many boxes per colour.
+    seed : int
+        Seed of the random subset.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    One positive, one negative and one ignored anchor: two rectangles and the image frame.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> anchors = [[0, 0, 4, 4], [2, 2, 6, 6], [4, 0, 8, 4]]
+    >>> fig = draw_anchors(np.zeros((8, 8)), anchors, labels=[1, 0, -1])
+    >>> [tuple(p.get_edgecolor()[:3]) for p in fig.axes[0].patches]   # lime, red, the frame
+    [(0.0, 1.0, 0.0), (1.0, 0.0, 0.0), (0.0, 0.0, 0.0)]
+    >>> plt.close(fig)
+    """
     from matplotlib.patches import Rectangle
 
     a = np.asarray(anchor_boxes, dtype=np.float64).reshape(-1, 4)
@@ -89,10 +187,46 @@ def draw_anchors(image, anchor_boxes, labels=None, ax=None, title=None, max_boxe
 def plot_roi_grid(feature_map, roi, output_size=(2, 2), spatial_scale=1.0, sampling_ratio=2,
                   ax=None, title=None):
     """Show one ROI on a 2-D feature map: the exact box (blue), the quantised cells ROI pooling
-    uses and their sections (orange), and ROI Align's bilinear sample points (white dots)."""
+    uses and their sections (orange), and ROI Align's bilinear sample points (white dots).
+
+    Parameters
+    ----------
+    feature_map : array_like (H, W)
+    roi : array_like (4,)
+        Pixel ``(x0, y0, x1, y1)`` in the image; ``spatial_scale`` maps it onto the feature map.
+    output_size : int or (int, int)
+        Output cells of the pooling.
+    spatial_scale : float
+        Feature-map cells per image pixel (1 / stride).
+    sampling_ratio : int
+        ROI Align's sample points per cell along each axis.
+    ax : matplotlib Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    The ROI (1.5, 1.5, 6, 5) is quantised to the cells 1..5 x 1..4 (orange); ROI Align keeps it
+    exact (blue) and samples 2 x 2 points in each of its 2 x 2 cells.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> fig = plot_roi_grid(np.arange(64.0).reshape(8, 8), [1.5, 1.5, 6.0, 5.0], output_size=2)
+    >>> ax = fig.axes[0]
+    >>> [[float(v) for v in p.get_bbox().bounds] for p in ax.patches]   # x, y, width, height
+    [[1.0, 1.0, 5.0, 4.0], [1.5, 1.5, 4.5, 3.5]]
+    >>> ax.lines[-1].get_xdata().size   # ROI Align's sample points
+    16
+    >>> plt.close(fig)
+    """
     from matplotlib.patches import Rectangle
 
-    from ..segmentation.detection import quantize_roi
+    from ..detection import quantize_roi
 
     f = np.asarray(feature_map, dtype=np.float64)
     if f.ndim != 2:

@@ -52,6 +52,34 @@ def plot_boxacc_curves(results, ax=None, labels=None, iou_threshold=None):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    Two Gaussian blobs; the second sits away from its true box, so at best one image in two is
+    localized.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from cvkit.wsol import max_box_acc
+    >>> yy, xx = np.mgrid[:8, :8]
+    >>> cams = np.stack([np.exp(-((xx - 2) ** 2 + (yy - 3) ** 2) / 4.0),
+    ...                  np.exp(-((xx - 5) ** 2 + (yy - 5) ** 2) / 4.0)])
+    >>> gt_boxes = [[[1, 2, 3, 4]], [[0, 0, 2, 2]]]
+    >>> result = max_box_acc(cams, gt_boxes)
+    >>> fig = plot_boxacc_curves(result)
+    >>> fig.axes[0].get_title(), len(fig.axes[0].lines)   # the curve and its best tau
+    ('MaxBoxAcc = 50.0', 2)
+    >>> plt.close(fig)
+
+    Several results share one plot at one IoU level:
+
+    >>> only = max_box_acc(cams, gt_boxes, thresholds=[0.9])
+    >>> fig = plot_boxacc_curves([result, only], labels=["fine grid", "tau = 0.9 only"])
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['fine grid: 50.0', 'tau = 0.9 only: 0.0']
+    >>> plt.close(fig)
     """
     items = _as_list(results, ("accuracy", "thresholds", "iou_thresholds"))
     fig, ax = _axes(ax)
@@ -93,6 +121,23 @@ def plot_precision_recall(results, ax=None, labels=None):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from cvkit.wsol import pxap
+    >>> yy, xx = np.mgrid[:8, :8]
+    >>> cams = np.stack([np.exp(-((xx - 2) ** 2 + (yy - 3) ** 2) / 4.0),
+    ...                  np.exp(-((xx - 5) ** 2 + (yy - 5) ** 2) / 4.0)])
+    >>> masks = np.zeros((2, 8, 8), bool)
+    >>> masks[0, 2:5, 1:4] = masks[1, :3, :3] = True
+    >>> fig = plot_precision_recall([pxap(cams, masks)], labels=["blobs"])
+    >>> fig.axes[0].get_title(), [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ('pixel precision-recall', ['blobs = 31.5'])
+    >>> plt.close(fig)
     """
     items = _as_list(results, ("precision", "recall", "score"))
     if labels is not None and len(labels) != len(items):
@@ -132,6 +177,26 @@ def plot_activation_histogram(maps, masks=None, ax=None, bins=50, label=None):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    With masks: one histogram of the background pixels and one of the object pixels (10 bars
+    each).
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> yy, xx = np.mgrid[:8, :8]
+    >>> cams = np.stack([np.exp(-((xx - 2) ** 2 + (yy - 3) ** 2) / 4.0),
+    ...                  np.exp(-((xx - 5) ** 2 + (yy - 5) ** 2) / 4.0)])
+    >>> masks = np.zeros((2, 8, 8), bool)
+    >>> masks[0, 2:5, 1:4] = masks[1, :3, :3] = True
+    >>> fig = plot_activation_histogram(cams, masks, bins=10, label="blobs")
+    >>> ax = fig.axes[0]
+    >>> [t.get_text() for t in ax.get_legend().get_texts()], len(ax.patches)
+    (['blobs: background', 'blobs: object'], 20)
+    >>> plt.close(fig)
     """
     fig, ax = _axes(ax)
     pre = f"{label}: " if label else ""
@@ -187,6 +252,26 @@ def draw_wsol_boxes(image, cam=None, gt_boxes=None, pred_boxes=None, threshold=N
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    Pixel-inclusive boxes are framed along the pixel edges: the true box (1, 2, 3, 4) covers 3 x 3
+    pixels.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> yy, xx = np.mgrid[:8, :8]
+    >>> cam = np.exp(-((xx - 2) ** 2 + (yy - 3) ** 2) / 4.0)
+    >>> fig = draw_wsol_boxes(np.zeros((8, 8, 3)), cam, [[1, 2, 3, 4]], [[1, 1, 4, 4]],
+    ...                       threshold=0.5)
+    >>> ax = fig.axes[0]
+    >>> [[float(v) for v in p.get_bbox().bounds] for p in ax.patches]   # x, y, width, height
+    [[0.5, 1.5, 3.0, 3.0], [0.5, 0.5, 4.0, 4.0]]
+    >>> [p.get_edgecolor()[:3] for p in ax.patches], len(ax.images)   # green, red; image + map
+    ([(0.0, 1.0, 0.0), (1.0, 0.0, 0.0)], 2)
+    >>> plt.close(fig)
     """
     import matplotlib.patches as patches
 
@@ -229,7 +314,38 @@ def draw_wsol_boxes(image, cam=None, gt_boxes=None, pred_boxes=None, threshold=N
 
 def plot_wsol_report(report, figsize=(13, 3.6)):
     """The three panels of a :class:`cvkit.wsol.WSOLReport`: BoxAcc(tau) curves (MaxBoxAccV2's IoU
-    levels), the precision-recall curve (when masks were given) and the activation histogram."""
+    levels), the precision-recall curve (when masks were given) and the activation histogram.
+
+    Parameters
+    ----------
+    report : WSOLReport
+        From :func:`cvkit.wsol.evaluate_maps` or :func:`cvkit.wsol.evaluate`.
+    figsize : (float, float)
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three axes, or two when the report has no PxAP (no masks).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from cvkit.wsol import evaluate_maps
+    >>> yy, xx = np.mgrid[:8, :8]
+    >>> cams = np.stack([np.exp(-((xx - 2) ** 2 + (yy - 3) ** 2) / 4.0),
+    ...                  np.exp(-((xx - 5) ** 2 + (yy - 5) ** 2) / 4.0)])
+    >>> gt_boxes = [[[1, 2, 3, 4]], [[0, 0, 2, 2]]]
+    >>> masks = np.zeros((2, 8, 8), bool)
+    >>> masks[0, 2:5, 1:4] = masks[1, :3, :3] = True
+    >>> report = evaluate_maps(cams, gt_boxes, masks=masks, method="blobs")
+    >>> fig = plot_wsol_report(report)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['blobs: MaxBoxAcc 50.0, V2 50.0', 'pixel precision-recall', 'map activations']
+    >>> plt.close(fig)
+    """
     import matplotlib.pyplot as plt
 
     if not hasattr(report, "max_box_acc_v2"):

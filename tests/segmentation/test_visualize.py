@@ -7,7 +7,7 @@ import pytest  # noqa: E402
 from skimage import data  # noqa: E402
 
 from cvkit import visualize  # noqa: E402
-from cvkit.segmentation import anchors, label_anchors  # noqa: E402
+from cvkit.detection import anchors, label_anchors  # noqa: E402
 
 
 def test_overlay_and_histogram():

@@ -29,14 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validate import check_choice, check_int
+from ..._validate import check_choice, check_int
 
-__all__ = ["ZOO", "ZooEntry", "pretrained", "train_zoo_model", "zoo_data", "zoo_card", "ZOO_DIR",
-           "fit_classifier", "fit_localizer", "score_classifier", "score_localizer", "score_cam",
-           "warmup_cosine"]
+__all__ = ["ZOO", "ZooEntry", "pretrained", "train_zoo_model", "zoo_data", "zoo_card", "ZOO_DIR"]
 
 #: folder of the shipped weights and cards
-ZOO_DIR = Path(__file__).with_name("zoo")
+ZOO_DIR = Path(__file__).parent
 
 
 @dataclass(frozen=True)
@@ -81,21 +79,21 @@ ZOO = {
         description="MobileNetV2 cut after block_5 (stride 8, receptive field 59 px) + 3x3 conv "
                     "256 + GAP + Dense, 16 x 16 maps: the fine-map WSOL classifier of CAM, "
                     "Grad-CAM, Augmented Grad-CAM and WSOL, 128 px",
-        init_from="shapes_cam_mobilenetv2", evaluator="score_cam",
+        init_from="shapes_cam_mobilenetv2", evaluator="cvkit.wsol.localization_scores:score_cam_localization",
         train=dict(epochs=6, batch_size=64, lr=2e-3, warmup_epochs=0.5)),
     "shapes_cam_mobilenetv2_s16": ZooEntry(
         builder="cam_classifier",
         builder_kwargs=dict(_MNV2, output_layer="block_12_add", head_conv=256),
         description="MobileNetV2 cut after block_12 (stride 16) + 3x3 conv 256 + GAP + Dense, "
                     "8 x 8 maps: the middle row of notebook 02's stride trade-off, 128 px",
-        init_from="shapes_cam_mobilenetv2", evaluator="score_cam",
+        init_from="shapes_cam_mobilenetv2", evaluator="cvkit.wsol.localization_scores:score_cam_localization",
         train=dict(epochs=6, batch_size=64, lr=2e-3, warmup_epochs=0.5)),
     "shapes_cam_mobilenetv2_s8_gmp": ZooEntry(
         builder="cam_classifier",
         builder_kwargs=dict(_MNV2, output_layer="block_5_add", head_conv=256, pooling="max"),
         description="the stride-8 classifier with global MAX pooling: the GAP vs GMP comparison "
                     "of notebook 02, 128 px",
-        init_from="shapes_cam_mobilenetv2", evaluator="score_cam",
+        init_from="shapes_cam_mobilenetv2", evaluator="cvkit.wsol.localization_scores:score_cam_localization",
         train=dict(epochs=6, batch_size=64, lr=2e-3, warmup_epochs=0.5)),
     "shapes_localizer_mobilenetv2": ZooEntry(
         builder="localizer", trainer="fit_localizer", evaluator="score_localizer",
@@ -130,7 +128,9 @@ def _resolve(spec, what):
     else:
         import cvkit.models as M
 
-        fn = globals().get(spec) or getattr(M, spec, None)
+        from . import recipes
+
+        fn = getattr(recipes, spec, None) or getattr(M, spec, None)
     if not callable(fn):
         raise ValueError(f"`{what}` {spec!r} does not name a function (use a name of "
                          "cvkit.models or 'package.module:function').")
@@ -153,7 +153,7 @@ def zoo_data(name, n, seed=None):
     >>> zoo_data("shapes_small_cnn", 2).images.shape
     (2, 64, 64, 3)
     """
-    from ..datasets import shapes
+    from ...datasets import shapes
 
     e = _entry(name)
     seed = e.test_seed if seed is None else seed
@@ -228,115 +228,6 @@ def pretrained(name, directory=None):
                          f"`python -m cvkit zoo train {name}`.") from exc
     _compile_for_inference(e, model)
     return model
-
-
-def warmup_cosine(lr, steps, warmup_steps=0):
-    r"""Adam's schedule of the zoo: linear warm-up from :math:`\eta/10` to :math:`\eta`, then
-
-    .. math:: \eta_t = \tfrac{\eta}{2}\,\bigl(1 + \cos(\pi\, t / T)\bigr).
-
-    Examples
-    --------
-    >>> s = warmup_cosine(1e-3, 100)
-    >>> round(float(s(0)), 6), round(float(s(50)), 6), round(float(s(100)), 6)
-    (0.001, 0.0005, 0.0)
-    """
-    import keras
-
-    steps = check_int(steps, "steps", minimum=1)
-    warmup_steps = check_int(warmup_steps, "warmup_steps", minimum=0)
-    if warmup_steps == 0:
-        return keras.optimizers.schedules.CosineDecay(lr, steps)
-    return keras.optimizers.schedules.CosineDecay(lr / 10, max(steps - warmup_steps, 1),
-                                                  warmup_target=lr, warmup_steps=warmup_steps)
-
-
-def _schedule(n, epochs, batch_size, lr, warmup_epochs):
-    steps_per_epoch = -(-n // batch_size)
-    warm = int(round(warmup_epochs * steps_per_epoch))
-    return warmup_cosine(lr, epochs * steps_per_epoch, warm)
-
-
-def fit_classifier(model, train, epochs=10, batch_size=64, lr=2e-3, warmup_epochs=1.0,
-                   callbacks=(), verbose=0):
-    """Train a classifier on ``train.images`` / ``train.labels``: sparse cross-entropy, Adam with
-    :func:`warmup_cosine`. Returns the Keras ``History``."""
-    import keras
-
-    model.compile(keras.optimizers.Adam(_schedule(len(train.labels), epochs, batch_size, lr,
-                                                  warmup_epochs)),
-                  "sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model.fit(train.images, train.labels, batch_size=batch_size, epochs=epochs,
-                     verbose=verbose, callbacks=list(callbacks))
-
-
-def fit_localizer(model, train, epochs=4, batch_size=32, lr=2e-3, warmup_epochs=0.0,
-                  box_loss="giou", box_weight=5.0, callbacks=(), verbose=0):
-    r"""Train a :func:`cvkit.models.localizer` with the multitask loss
-    :math:`\mathcal{L}_{cls} + \alpha\,\mathcal{L}_{box}` (``box_loss``, :math:`\alpha` =
-    ``box_weight``), Adam with :func:`warmup_cosine`. Returns the Keras ``History``."""
-    import keras
-
-    model.compile(keras.optimizers.Adam(_schedule(len(train.labels), epochs, batch_size, lr,
-                                                  warmup_epochs)),
-                  box_loss=box_loss, box_weight=box_weight)
-    return model.fit(train.images, {"classifier": train.labels, "localizer": train.boxes},
-                     batch_size=batch_size, epochs=epochs, verbose=verbose,
-                     callbacks=list(callbacks))
-
-
-def score_classifier(model, test):
-    """Held-out accuracy."""
-    probs = model.predict(test.images, batch_size=100, verbose=0)
-    return {"accuracy": float(np.mean(probs.argmax(1) == test.labels))}
-
-
-def score_localizer(model, test):
-    """Held-out accuracy, mean IoU and correct localization (class right and IoU >= 0.5)."""
-    from .metrics import localization_scores
-
-    probs, boxes = model.predict(test.images, batch_size=100, verbose=0)
-    s = localization_scores(test.labels, test.boxes, probs, boxes)
-    return {"accuracy": float(s["accuracy"]), "mean_iou": float(s["mean_iou"]),
-            "correct_localization": float(s["correct_localization"])}
-
-
-def score_cam(model, test):
-    """Accuracy and the CAM's localization on held-out images: MaxBoxAcc, MaxBoxAccV2, PxAP of the
-    true class's CAM (:func:`cvkit.wsol.evaluate`), the course's recipe (threshold at a fraction
-    of the max, each of :data:`RECIPE_THRESHOLDS`; largest component; box: IoU >= 0.5) and how
-    often the map's maximum is in the box: ``cam_peak_in_box`` places the arg-max cell of the raw
-    map at the centre of its receptive field (the image point it looks at),
-    ``cam_peak_in_box_resized`` takes the arg-max of the map resized to the image
-    (:func:`cvkit.wsol.peak_in_box`)."""
-    from ..boxes import iou
-    from ..explain import cam, find_layer, normalize_maps, upsample_maps
-    from ..visualize.features import receptive_field
-    from ..wsol import evaluate_maps, peak_in_box, pixel_boxes, recipe_boxes
-
-    probs = model.predict(test.images, batch_size=100, verbose=0)
-    out = {"accuracy": float(np.mean(probs.argmax(1) == test.labels))}
-    # one CAM pass: the raw maps, then the up-sampled, normalised ones exactly as cam() makes them
-    raw = cam(model, test.images, class_index=test.labels, upsample=False, normalize=False)
-    maps = normalize_maps(upsample_maps(raw, test.images.shape[1:3], "bilinear"))
-    rep = evaluate_maps(maps, pixel_boxes(test.boxes, test.images.shape[1:3])[:, None],
-                        masks=test.masks, scores=probs, labels=test.labels, method="cam",
-                        keep_maps=False).summary()
-    field = receptive_field(model, find_layer(model).name)   # the maps entering pooling
-    out.update({"cam_maxboxacc": float(rep["MaxBoxAcc"]), "cam_maxboxacc_v2":
-                float(rep["MaxBoxAccV2"]), "cam_pxap": float(rep["PxAP"]),
-                "cam_best_tau": float(rep["best tau"]),
-                **{f"cam_recipe_iou50_at_{t}": float(np.mean(
-                    np.asarray(iou(recipe_boxes(maps, t), test.boxes)) >= 0.5))
-                   for t in RECIPE_THRESHOLDS},
-                "cam_peak_in_box": float(np.mean(peak_in_box(raw, test.boxes, field))),
-                "cam_peak_in_box_resized": float(np.mean(peak_in_box(maps, test.boxes)))})
-    return out
-
-
-#: fractions of the maximum at which :func:`score_cam` runs the course's CAM -> box recipe (0.2 is
-#: the CAM paper's)
-RECIPE_THRESHOLDS = (0.2, 0.3, 0.4, 0.5)
 
 
 def _init_from(model, parent):
@@ -421,7 +312,7 @@ def train_zoo_model(name, directory=None, n_train=None, epochs=None, n_test=500,
     import keras
     import tensorflow as tf
 
-    from ..datasets import shapes
+    from ...datasets import shapes
 
     e = _entry(name)
     n_train = e.n_train if n_train is None else check_int(n_train, "n_train", minimum=1)

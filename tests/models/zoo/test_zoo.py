@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cvkit.models import zoo as Z
+from cvkit.models.zoo import registry as R
 
 MB = 1 << 20
 
@@ -19,7 +20,7 @@ def test_shipped_model_scores_as_its_card(name):
     assert card["recipe"]["builder"] == Z.ZOO[name].builder
     model = Z.pretrained(name)
     test = Z.zoo_data(name, 200)           # the first 200 of the card's 500 held-out images
-    scores = Z._resolve(Z.ZOO[name].evaluator, "evaluator")(model, test)
+    scores = R._resolve(Z.ZOO[name].evaluator, "evaluator")(model, test)
     for key, value in card["held_out"].items():
         if key in ("n", "seed") or key.endswith("best_tau"):
             continue
@@ -57,7 +58,7 @@ def test_init_from_copies_matching_layers():
     from cvkit.models import cam_classifier
 
     model = cam_classifier(4, input_shape=(128, 128, 3), alpha=0.35, output_stride=8)
-    n = Z._init_from(model, "shapes_cam_mobilenetv2")
+    n = R._init_from(model, "shapes_cam_mobilenetv2")
     parent = Z.pretrained("shapes_cam_mobilenetv2")
     assert n == sum(1 for la in parent.layers if la.weights)
     np.testing.assert_array_equal(model.get_layer("Conv_1").kernel.numpy(),

@@ -53,7 +53,13 @@ _NAMES = tuple(EXAMPLE_PARAMS)
 
 
 def sigmoid(x):
-    r"""The logistic function :math:`\sigma(x) = 1 / (1 + e^{-x})`."""
+    r"""The logistic function :math:`\sigma(x) = 1 / (1 + e^{-x})`.
+
+    Examples
+    --------
+    >>> sigmoid([0.0, 0.3775]).round(6)
+    array([0.5    , 0.59327])
+    """
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
@@ -93,6 +99,12 @@ def forward(params=None, inputs=EXAMPLE_INPUTS):
         ``net_h1, out_h1, net_h2, out_h2, net_o1, out_o1, net_o2, out_o2`` as floats.
         For the example: net_h1 = 0.3775, out_h1 = 0.593270, out_h2 = 0.596884,
         net_o1 = 1.105906, out_o1 = 0.751365, out_o2 = 0.772928.
+
+    Examples
+    --------
+    >>> c = forward()
+    >>> round(c["net_h1"], 4), round(c["out_h1"], 6), round(c["out_o1"], 6)
+    (0.3775, 0.59327, 0.751365)
     """
     p = _check_params(EXAMPLE_PARAMS if params is None else params)
     i1, i2 = _pair(inputs, "inputs")
@@ -117,6 +129,11 @@ def total_error(outputs, targets=EXAMPLE_TARGETS):
     Note: the course notes print :math:`E_{total} = 0.2748`, which is :math:`E_{o1}` alone; the
     sum over both outputs is 0.2984, and the notes' gradient for :math:`w_1` (0.00043) is the
     gradient of that sum.
+
+    Examples
+    --------
+    >>> [round(e, 6) for e in total_error(forward())]
+    [0.274811, 0.02356, 0.298371]
     """
     if isinstance(outputs, dict):
         o1, o2 = outputs["out_o1"], outputs["out_o2"]
@@ -144,6 +161,12 @@ def backward(params=None, inputs=EXAMPLE_INPUTS, targets=EXAMPLE_TARGETS):
     dict
         ``{name: dE_total/dname}`` for ``w1 .. w8, b1, b2``; for the example
         dE/dw1 = 0.000438568 and dE/dw5 = 0.082167041.
+
+    Examples
+    --------
+    >>> g = backward()
+    >>> round(g["w1"], 9), round(g["w5"], 9)
+    (0.000438568, 0.082167041)
     """
     p = _check_params(EXAMPLE_PARAMS if params is None else params)
     i1, i2 = _pair(inputs, "inputs")
@@ -167,6 +190,12 @@ def tape_gradients(params=None, inputs=EXAMPLE_INPUTS, targets=EXAMPLE_TARGETS):
     -------
     (float, dict)
         :math:`E_{total}` and ``{name: gradient}`` for ``w1 .. w8, b1, b2``.
+
+    Examples
+    --------
+    >>> e, g = tape_gradients()
+    >>> round(e, 6), abs(g["w1"] - backward()["w1"]) < 1e-12
+    (0.298371, True)
     """
     import tensorflow as tf
 
@@ -189,6 +218,12 @@ def sgd_step(params, grads, eta=0.5, update_biases=False):
 
     As in the worked example, biases stay fixed unless ``update_biases``. For the example
     :math:`w_1 = 0.15 - 0.5 \times 0.000438568 = 0.149781` (the notes round it to 0.1497).
+
+    Examples
+    --------
+    >>> new = sgd_step(EXAMPLE_PARAMS, backward(), eta=0.5)
+    >>> round(new["w1"], 6), new["b1"]
+    (0.149781, 0.35)
     """
     p = _check_params(params)
     g = _check_params(grads, "grads") if update_biases else {
@@ -198,7 +233,14 @@ def sgd_step(params, grads, eta=0.5, update_biases=False):
 
 
 def backprop_step(params=None, inputs=EXAMPLE_INPUTS, targets=EXAMPLE_TARGETS, eta=0.5):
-    """Forward, backward by hand and one update; returns ``(new_params, E_total before)``."""
+    """Forward, backward by hand and one update; returns ``(new_params, E_total before)``.
+
+    Examples
+    --------
+    >>> new, e = backprop_step()
+    >>> round(new["w5"], 6), round(e, 6)
+    (0.358916, 0.298371)
+    """
     p = _check_params(EXAMPLE_PARAMS if params is None else params)
     e = total_error(forward(p, inputs), targets)[2]
     return sgd_step(p, backward(p, inputs, targets), eta), e

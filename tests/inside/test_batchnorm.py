@@ -4,7 +4,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from cvkit.models import batchnorm as BN  # noqa: E402
+from cvkit.inside import batchnorm as BN  # noqa: E402
 
 L = keras.layers
 

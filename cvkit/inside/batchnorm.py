@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_float, check_int
+from .. import _graph
+from .._validate import as_array, check_bool, check_float, check_int
 
 __all__ = [
     "batchnorm_forward",
@@ -30,22 +31,11 @@ __all__ = [
     "small_batch_noise",
 ]
 
+_FOLDABLE = ("Conv2D", "DepthwiseConv2D", "Dense")
 
-
-def _one_or_list(inputs):
-    """A single input tensor rather than a list of one (avoids Keras' structure warning)."""
-    return inputs[0] if len(inputs) == 1 else list(inputs)
 
 def _as_float(x, name):
-    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
-        x = x.numpy()
-    try:
-        a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"`{name}` must be numeric; got {type(x).__name__}.") from exc
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"`{name}` contains NaN or infinite values.")
-    return a
+    return as_array(x, name, dtype=np.float64)
 
 
 def _channel_param(v, c, name, default):
@@ -83,14 +73,20 @@ def batchnorm_forward(x, gamma=None, beta=None, moving_mean=None, moving_var=Non
         Same shape as ``x`` (float64).
     moving_mean, moving_var : np.ndarray
         The running averages after this call.
+
+    Examples
+    --------
+    >>> x = np.array([[1.0, 10.0], [3.0, 10.0], [5.0, 13.0]])
+    >>> y, mm, mv = batchnorm_forward(x, epsilon=1e-8, momentum=0.5)
+    >>> np.round(y[:, 0], 4), mm          # column 0: mean 3, variance 8/3
+    (array([-1.2247,  0.    ,  1.2247]), array([1.5, 5.5]))
     """
     x = _as_float(x, "x")
     if x.ndim < 2:
         raise ValueError(f"`x` must be (N, ..., C) with at least 2 axes; got shape {x.shape}.")
     if x.shape[0] < 1:
         raise ValueError("`x` is an empty batch.")
-    if not isinstance(training, (bool, np.bool_)):
-        raise TypeError(f"`training` must be True or False; got {training!r}.")
+    training = check_bool(training, "training")
     momentum = check_float(momentum, "momentum", 0.0, 1.0)
     epsilon = check_float(epsilon, "epsilon", 0.0, strict_min=True)
     c = x.shape[-1]
@@ -118,6 +114,13 @@ class BatchNorm:
 
     ``BatchNorm.from_keras(layer)`` copies a ``keras.layers.BatchNormalization`` (axis -1, no
     renorm); ``weights()`` returns ``[gamma, beta, moving_mean, moving_var]`` in Keras' order.
+
+    Examples
+    --------
+    >>> bn = BatchNorm(2, momentum=0.5)
+    >>> y = bn(np.array([[0.0, 1.0], [2.0, 3.0]]), training=True)
+    >>> y.mean(0), bn.moving_mean
+    (array([0., 0.]), array([0.5, 1. ]))
     """
 
     def __init__(self, channels, momentum=0.99, epsilon=1e-3):
@@ -197,9 +200,21 @@ def fold_batchnorm(conv, bn):
     -------
     (np.ndarray, np.ndarray)
         The folded kernel (same shape as ``conv``'s) and bias (one per output channel), float32.
+
+    Examples
+    --------
+    >>> import keras
+    >>> conv = keras.layers.Dense(2, kernel_initializer="ones")
+    >>> bn = keras.layers.BatchNormalization()
+    >>> _ = keras.Sequential([keras.Input((3,)), conv, bn])
+    >>> _ = bn.moving_variance.assign(np.full(2, 4.0 - 1e-3, np.float32))   # sigma = 2
+    >>> _ = bn.moving_mean.assign(np.ones(2, np.float32))
+    >>> kernel, bias = fold_batchnorm(conv, bn)
+    >>> kernel[0], bias
+    (array([0.5, 0.5], dtype=float32), array([-0.5, -0.5], dtype=float32))
     """
     kind = type(conv).__name__
-    if kind not in ("Conv2D", "DepthwiseConv2D", "Dense"):
+    if kind not in _FOLDABLE:
         raise TypeError(f"`conv` must be a Conv2D, DepthwiseConv2D or Dense layer; got {kind}.")
     if not conv.built:
         raise ValueError("`conv` is not built; call the model once first.")
@@ -225,7 +240,18 @@ def fold_batchnorm(conv, bn):
 
 def folded_layer(conv, bn, name=None):
     """A new layer of ``conv``'s type (with a bias) whose weights are :func:`fold_batchnorm`'s, so
-    that ``folded_layer(conv, bn)(x) == bn(conv(x), training=False)``."""
+    that ``folded_layer(conv, bn)(x) == bn(conv(x), training=False)``.
+
+    Examples
+    --------
+    >>> import keras
+    >>> conv, bn = keras.layers.Conv2D(3, 3, name="conv"), keras.layers.BatchNormalization()
+    >>> model = keras.Sequential([keras.Input((5, 5, 2)), conv, bn])
+    >>> x = np.random.default_rng(0).random((1, 5, 5, 2)).astype(np.float32)
+    >>> folded = folded_layer(conv, bn)
+    >>> folded.name, bool(np.allclose(folded(x), model(x, training=False), atol=1e-5))
+    ('conv_folded', True)
+    """
     kernel, bias = fold_batchnorm(conv, bn)
     cfg = conv.get_config()
     cfg["use_bias"] = True
@@ -241,13 +267,16 @@ def folded_layer(conv, bn, name=None):
     return layer
 
 
-def _consumers(graph):
-    count = {}
-    for depth in graph._nodes_by_depth.values():
-        for node in depth:
-            for t in node.input_tensors:
-                count[id(t)] = count.get(id(t), 0) + 1
-    return count
+def _foldable(node, op, consumers, calls):
+    """Whether the batch norm ``op`` called at ``node`` directly follows a linear conv / dense
+    layer that it is the only reader of (and neither layer is shared)."""
+    if len(node.input_tensors) != 1:
+        return False
+    src = _graph.producer(node.input_tensors[0])
+    return (type(src).__name__ in _FOLDABLE
+            and getattr(src.activation, "__name__", "") == "linear"
+            and consumers.get(id(node.input_tensors[0]), 0) == 1
+            and calls.get(id(src)) == 1 and calls.get(id(op)) == 1)
 
 
 def fold_batchnorm_model(model):
@@ -255,43 +284,39 @@ def fold_batchnorm_model(model):
     ``Conv2D``/``DepthwiseConv2D``/``Dense`` (and is its only consumer) merged into it.
 
     Works on functional and Sequential models, also inside nested models; other layers are shared
-    with the original (same weights). Returns ``(new_model, n_folded)``.
+    with the original (same weights).
+
+    Returns
+    -------
+    (keras.Model, int)
+        The folded model and the number of batch norms folded.
+
+    Examples
+    --------
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((6, 6, 3)), keras.layers.Conv2D(4, 3),
+    ...                           keras.layers.BatchNormalization(), keras.layers.ReLU()])
+    >>> folded, n = fold_batchnorm_model(model)
+    >>> n, [type(layer).__name__ for layer in folded.layers]
+    (1, ['InputLayer', 'Conv2D', 'ReLU'])
     """
     import keras
 
-    if isinstance(model, keras.Sequential):
-        graph = getattr(model, "_functional", None)
-        if graph is None:
-            raise ValueError("`model` is a Sequential model that is not built.")
-    elif isinstance(model, keras.Model) and hasattr(model, "_nodes_by_depth"):
-        graph = model
-    else:
-        raise TypeError(f"`model` must be a Keras functional or Sequential model; got "
-                        f"{type(model).__name__}.")
-    consumers = _consumers(graph)
-    calls = {}  # how often each layer is called in this graph (a shared layer is left alone)
-    for depth in graph._nodes_by_depth.values():
-        for node in depth:
-            calls[id(node.operation)] = calls.get(id(node.operation), 0) + 1
+    consumers, calls = _graph.consumers(model), _graph.layer_calls(model)
     replace, drop, n = {}, set(), 0
-    for depth in graph._nodes_by_depth.values():
-        for node in depth:
-            op = node.operation
-            if isinstance(op, keras.layers.BatchNormalization) and len(node.input_tensors) == 1:
-                src = node.input_tensors[0]._keras_history[0]
-                if (type(src).__name__ in ("Conv2D", "DepthwiseConv2D", "Dense")
-                        and getattr(src.activation, "__name__", "") == "linear"
-                        and consumers.get(id(node.input_tensors[0]), 0) == 1
-                        and calls.get(id(src)) == 1 and calls.get(id(op)) == 1):
-                    replace[id(src)] = folded_layer(src, op)
-                    drop.add(id(op))
-                    n += 1
-            elif isinstance(op, keras.Model) and hasattr(op, "_nodes_by_depth") or isinstance(
-                    op, keras.Sequential):
-                sub, k = fold_batchnorm_model(op)
-                if k:
-                    replace[id(op)] = sub
-                    n += k
+    for node in _graph.graph_nodes(model):
+        op = node.operation
+        if isinstance(op, keras.layers.BatchNormalization):
+            if _foldable(node, op, consumers, calls):
+                src = _graph.producer(node.input_tensors[0])
+                replace[id(src)] = folded_layer(src, op)
+                drop.add(id(op))
+                n += 1
+        elif _graph.is_graph_model(op):
+            sub, k = fold_batchnorm_model(op)
+            if k:
+                replace[id(op)] = sub
+                n += k
 
     def operation_fn(op):
         if id(op) in drop:
@@ -301,8 +326,7 @@ def fold_batchnorm_model(model):
             return lambda *a, **kw: new(*a)
         return op
 
-    outputs = graph._run_through_graph(graph.inputs, operation_fn=operation_fn)
-    return keras.Model(_one_or_list(graph.inputs), outputs, name=f"{model.name}_folded"), n
+    return _graph.rebuild(model, operation_fn, name=f"{model.name}_folded"), n
 
 
 def small_batch_noise(features, batch_sizes=(2, 4, 8, 16, 32, 64), n_draws=200, epsilon=1e-3,
@@ -318,6 +342,13 @@ def small_batch_noise(features, batch_sizes=(2, 4, 8, 16, 32, 64), n_draws=200, 
     -------
     np.ndarray (len(batch_sizes),)
         Standard deviation of the probe's normalised value across draws.
+
+    Examples
+    --------
+    >>> feats = np.random.default_rng(0).normal(size=(400, 6))
+    >>> noise = small_batch_noise(feats, batch_sizes=(2, 8, 32), n_draws=100)
+    >>> bool(noise[0] > noise[1] > noise[2])
+    True
     """
     f = _as_float(features, "features")
     if f.ndim != 2:

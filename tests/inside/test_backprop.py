@@ -3,7 +3,7 @@ gradients through a deep sigmoid stack with and without skip connections."""
 import numpy as np
 import pytest
 
-from cvkit.models import backprop as B
+from cvkit.inside import backprop as B
 
 
 def test_forward_reproduces_the_notes():
