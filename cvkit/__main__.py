@@ -6,6 +6,39 @@ import sys
 
 
 def main(argv=None):
+    """Parse the command line and run one command: ``tour``, ``exercises`` or ``zoo``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``python -m cvkit`` (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0; argparse exits with status 2 on a wrong command line (and 0 after ``--help``).
+
+    Examples
+    --------
+    >>> try:   # doctest: +ELLIPSIS
+    ...     main(["--help"])
+    ... except SystemExit as exc:
+    ...     print("exit status", exc.code)
+    usage: python -m cvkit [-h]...{tour,exercises,zoo}...
+    exit status 0
+
+    The ``exercises`` command on a folder holding one notebook:
+
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:   # doctest: +ELLIPSIS
+    ...     _ = Path(tmp, "00_demo.ipynb").write_text(json.dumps({"cells": []}))
+    ...     main(["exercises", "--src", tmp, "--out", str(Path(tmp, "student"))])
+    ...     print(sorted(p.name for p in Path(tmp, "student").iterdir()))
+    wrote ...00_demo.ipynb
+    0
+    ['00_demo.ipynb']
+    """
     parser = argparse.ArgumentParser(prog="python -m cvkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -4,7 +4,8 @@ import sys
 from pathlib import Path
 
 missing = {}
-for f in sorted(Path(sys.argv[1] if len(sys.argv) > 1 else "cvkit").rglob("*.py")):
+root = Path(sys.argv[1] if len(sys.argv) > 1 else "cvkit")
+for f in ([root] if root.is_file() else sorted(root.rglob("*.py"))):
     tree = ast.parse(f.read_text())
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):

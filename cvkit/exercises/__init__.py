@@ -35,7 +35,20 @@ STUB = "raise NotImplementedError('Exercise: write your solution here')"
 
 
 class ExerciseError(AssertionError):
-    """Raised by a checker when a student's answer is wrong; the message says why."""
+    """Raised by a checker when a student's answer is wrong; the message says why.
+
+    A subclass of ``AssertionError``, so that a failed check reads as a failed assertion in a
+    notebook and in pytest.
+
+    Examples
+    --------
+    >>> issubclass(ExerciseError, AssertionError)
+    True
+    >>> raise ExerciseError("iou: got None. Did you forget to `return` the result?")
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: iou: got None. Did you forget to `return` the result?
+    """
 
 
 def check_array(name, got, expected, atol=1e-5, rtol=1e-4, hint=None):
@@ -43,6 +56,38 @@ def check_array(name, got, expected, atol=1e-5, rtol=1e-4, hint=None):
 
     Raises :class:`ExerciseError` naming the problem (not an array, wrong shape, NaN, first wrong
     value with its index and the number of wrong entries); prints a confirmation otherwise.
+
+    Parameters
+    ----------
+    name : str
+        What is checked, at the start of every message.
+    got : array_like or tensor
+        The student's answer.
+    expected : array_like
+        The reference.
+    atol, rtol : float
+        Tolerances of ``np.isclose``.
+    hint : str, optional
+        Appended to the message of a wrong shape or value.
+
+    Returns
+    -------
+    bool
+        ``True`` when the answer is right.
+
+    Examples
+    --------
+    >>> check_array("column means", [1.0, 2.0], [1.0, 2.0])
+    Correct: column means
+    True
+    >>> check_array("column means", [1.0, 2.5], [1.0, 2.0], hint="average over axis 0")
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: column means: wrong value at index (1,): expected 2, got 2.5 (1 of 2 entries wrong). Hint: average over axis 0
+    >>> check_array("column means", [1.0], [1.0, 2.0])
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: column means: wrong shape: expected (2,), got (1,).
     """
     if got is None:
         raise ExerciseError(f"{name}: got None. Did you forget to `return` the result?")
@@ -71,7 +116,26 @@ def check_array(name, got, expected, atol=1e-5, rtol=1e-4, hint=None):
 
 
 def check_scalar(name, got, expected, atol=1e-5, rtol=1e-4, hint=None):
-    """Compare a student's scalar with the reference (see :func:`check_array`)."""
+    """Compare a student's scalar with the reference (see :func:`check_array`).
+
+    ``got`` may be a Python number, a NumPy scalar, a one-element array or a tensor; anything with
+    more than one element is rejected.
+
+    Returns
+    -------
+    bool
+        ``True`` when the answer is right.
+
+    Examples
+    --------
+    >>> check_scalar("loss", 0.5, 0.5)
+    Correct: loss
+    True
+    >>> check_scalar("loss", [0.5, 0.5], 0.5)
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: loss: expected a single number, got an array of shape (2,).
+    """
     if got is None:
         raise ExerciseError(f"{name}: got None. Did you forget to `return` the result?")
     arr = np.asarray(got.numpy() if hasattr(got, "numpy") else got)
@@ -96,10 +160,38 @@ def _strip_source(source):
 
 
 def strip_solutions(notebook):
-    """Return a copy of an nbformat notebook (a dict) with solutions replaced by stubs.
+    r"""Return a copy of an nbformat notebook (a dict) with solutions replaced by stubs.
 
     Every cell tagged ``exercise`` must contain at least one solution block; its outputs are cleared.
     Solution markers in untagged cells are an error (they would leak into the student copy).
+
+    Parameters
+    ----------
+    notebook : dict
+        The JSON of an ``.ipynb`` file (``json.load``) or an ``nbformat`` node.
+
+    Returns
+    -------
+    dict
+        A deep copy; ``notebook`` is left unchanged.
+
+    Examples
+    --------
+    >>> cell = {"cell_type": "code", "metadata": {"tags": ["exercise"]}, "execution_count": 3,
+    ...         "outputs": [{"output_type": "stream", "text": "4"}],
+    ...         "source": "def double(x):\n    # BEGIN SOLUTION\n    return 2 * x\n"
+    ...                   "    # END SOLUTION\n"}
+    >>> student = strip_solutions({"cells": [cell]})["cells"][0]
+    >>> print(student["source"], end="")
+    def double(x):
+        raise NotImplementedError('Exercise: write your solution here')
+    >>> student["outputs"], student["execution_count"]
+    ([], None)
+    >>> cell["metadata"]["tags"] = []   # a solution outside an exercise cell would leak
+    >>> strip_solutions({"cells": [cell]})
+    Traceback (most recent call last):
+    ...
+    ValueError: cell 0 has a solution block but no 'exercise' tag
     """
     nb = copy.deepcopy(notebook)
     for i, cell in enumerate(nb.get("cells", [])):
@@ -122,9 +214,37 @@ def strip_solutions(notebook):
 
 
 def write_student_copies(src_dir="notebooks", dst_dir=None):
-    """Write the student copy of every ``NN_*.ipynb`` in ``src_dir`` to ``dst_dir``.
+    r"""Write the student copy of every ``NN_*.ipynb`` in ``src_dir`` to ``dst_dir``.
 
     ``dst_dir`` defaults to ``<src_dir>/exercises``. Returns the list of written paths.
+
+    Parameters
+    ----------
+    src_dir : str or Path
+        Folder of the notebooks; only names ``NN_*.ipynb`` (two digits) are copied.
+    dst_dir : str or Path, optional
+        Created if missing.
+
+    Returns
+    -------
+    list of Path
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> cell = {"cell_type": "code", "metadata": {"tags": ["exercise"]}, "outputs": [],
+    ...         "execution_count": None,
+    ...         "source": "# BEGIN SOLUTION\nanswer = 42\n# END SOLUTION\n"}
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = Path(tmp, "00_demo.ipynb").write_text(json.dumps({"cells": [cell]}))
+    ...     _ = Path(tmp, "notes.ipynb").write_text(json.dumps({"cells": []}))   # not NN_*
+    ...     written = write_student_copies(tmp)
+    ...     print([(p.parent.name, p.name) for p in written])
+    ...     print(json.loads(written[0].read_text())["cells"][0]["source"])
+    [('exercises', '00_demo.ipynb')]
+    raise NotImplementedError('Exercise: write your solution here')
+    <BLANKLINE>
     """
     src = Path(src_dir)
     if not src.is_dir():

@@ -22,7 +22,35 @@ def _cases():
 
 def check_total_variation(total_variation):
     r"""``total_variation(h) -> float``: :math:`\sum |h_{i+1,j} - h_{i,j}| + |h_{i,j+1} - h_{i,j}|`
-    for one (H, W) map."""
+    for one (H, W) map.
+
+    Parameters
+    ----------
+    total_variation : callable
+        The student's function, called on three maps (the hand-worked 2 x 2 example, a 5 x 7 map,
+        a 6 x 6 map with ties).
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (one axis only
+        and squared differences are named).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def total_variation(h):
+    ...     return np.abs(np.diff(h, axis=0)).sum() + np.abs(np.diff(h, axis=1)).sum()
+    >>> check_total_variation(total_variation)
+    Correct: total_variation on a (2, 2) map
+    Correct: total_variation on a (5, 7) map
+    Correct: total_variation on a (6, 6) map
+    True
+    >>> check_total_variation(lambda h: np.abs(np.diff(h, axis=0)).sum())
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: total_variation: you summed the differences along one axis only; add the vertical (axis 0) and horizontal (axis 1) ones.
+    """
     from ..explain.augmented import total_variation as ref
 
     for h in _cases():
@@ -47,7 +75,41 @@ def check_total_variation(total_variation):
 
 def check_tv_subgradient(tv_subgradient):
     r"""``tv_subgradient(h) -> (H, W)``: :math:`\nabla^T \operatorname{sign}(\nabla h)`, with
-    sign(0) = 0."""
+    sign(0) = 0.
+
+    Parameters
+    ----------
+    tv_subgradient : callable
+        The student's function, called on the same three maps as :func:`check_total_variation`.
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (a flipped sign is
+        named).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def tv_subgradient(h):
+    ...     g = np.zeros_like(h)
+    ...     d = np.sign(np.diff(h, axis=0))   # vertical differences h[i+1, j] - h[i, j]
+    ...     g[1:] += d
+    ...     g[:-1] -= d
+    ...     d = np.sign(np.diff(h, axis=1))   # horizontal ones
+    ...     g[:, 1:] += d
+    ...     g[:, :-1] -= d
+    ...     return g
+    >>> check_tv_subgradient(tv_subgradient)
+    Correct: tv_subgradient on a (2, 2) map
+    Correct: tv_subgradient on a (5, 7) map
+    Correct: tv_subgradient on a (6, 6) map
+    True
+    >>> check_tv_subgradient(lambda h: -tv_subgradient(h))   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: tv_subgradient: the sign is flipped. ...
+    """
     from ..explain.augmented import tv_subgradient as ref
 
     for h in _cases():
@@ -67,7 +129,38 @@ def check_subgradient_step(subgradient_step):
     r"""``subgradient_step(h, g, op, lambda_tv, lambda_energy, alpha) -> (H, W)``: one step
     :math:`h - \alpha\,\xi` with
     :math:`\xi = 2 M^T(Mh - g) + \lambda_{TV}\,\nabla^T\operatorname{sign}(\nabla h) + 2\lambda_e h`,
-    where ``op(h)`` is :math:`Mh` (L, h, w) and ``op.adjoint(r)`` is :math:`M^T r` (H, W)."""
+    where ``op(h)`` is :math:`Mh` (L, h, w) and ``op.adjoint(r)`` is :math:`M^T r` (H, W).
+
+    Parameters
+    ----------
+    subgradient_step : callable
+        The student's function, called with a 16 x 16 map, four 4 x 4 views and an
+        :class:`~cvkit.explain.augmented.AugmentationOperator`, for three settings of the weights.
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (an uphill step and
+        a missing factor 2 are named).
+
+    Examples
+    --------
+    >>> from cvkit.explain.augmented import tv_subgradient
+    >>> def subgradient_step(h, g, op, lambda_tv, lambda_energy, alpha):
+    ...     xi = 2 * op.adjoint(op(h) - g) + lambda_tv * tv_subgradient(h) + 2 * lambda_energy * h
+    ...     return h - alpha * xi
+    >>> check_subgradient_step(subgradient_step)
+    Correct: subgradient_step (lambda_tv=0.1, lambda_e=0.01, alpha=0.5)
+    Correct: subgradient_step (lambda_tv=0.0, lambda_e=0.0, alpha=1.0)
+    Correct: subgradient_step (lambda_tv=0.3, lambda_e=0.0, alpha=0.2)
+    True
+    >>> def uphill(h, g, op, lambda_tv, lambda_energy, alpha):
+    ...     return 2 * h - subgradient_step(h, g, op, lambda_tv, lambda_energy, alpha)
+    >>> check_subgradient_step(uphill)
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: subgradient_step: you stepped uphill: h - alpha * xi, not +.
+    """
     from ..explain.augmented import AugmentationOperator, random_augmentations, tv_subgradient
 
     rng = np.random.default_rng(12)

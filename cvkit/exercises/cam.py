@@ -24,7 +24,30 @@ def _call(fn, name, *args):
 
 def check_cam_by_hand(cam_by_hand):
     r"""``cam_by_hand(features, weights, c) -> (h, w)``: :math:`M_c = \sum_k w_k^c f_k`, with
-    ``features`` (h, w, K) and ``weights`` the Dense kernel (K, classes)."""
+    ``features`` (h, w, K) and ``weights`` the Dense kernel (K, classes).
+
+    Parameters
+    ----------
+    cam_by_hand : callable
+        The student's function, called on random 5 x 6 x 8 features for the classes 0 and 2.
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (an average
+        over the channels and a ReLU are named).
+
+    Examples
+    --------
+    >>> check_cam_by_hand(lambda features, weights, c: features @ weights[:, c])
+    Correct: cam_by_hand(c=0)
+    Correct: cam_by_hand(c=2)
+    True
+    >>> check_cam_by_hand(lambda features, weights, c: (features * weights[:, c]).mean(-1))
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: cam_by_hand: you averaged over the channels; CAM is the weighted *sum* over k, with no division.
+    """
     rng = np.random.default_rng(3)
     feats = rng.random((5, 6, 8)).astype(np.float32)
     weights = rng.normal(size=(8, 3)).astype(np.float32)
@@ -44,7 +67,29 @@ def check_cam_by_hand(cam_by_hand):
 
 def check_alpha_weights(alpha_weights):
     r"""``alpha_weights(grads) -> (N, K)``: :math:`\alpha_k^c = \frac{1}{Z}\sum_{ij}
-    \partial y^c/\partial A^k_{ij}` for gradients of shape (N, h, w, K)."""
+    \partial y^c/\partial A^k_{ij}` for gradients of shape (N, h, w, K).
+
+    Parameters
+    ----------
+    alpha_weights : callable
+        The student's function, called on random gradients of shape (2, 3, 5, 4).
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (a sum
+        instead of a mean, and the wrong axes, are named).
+
+    Examples
+    --------
+    >>> check_alpha_weights(lambda grads: grads.mean(axis=(1, 2)))
+    Correct: alpha_weights
+    True
+    >>> check_alpha_weights(lambda grads: grads.sum(axis=(1, 2)))   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: alpha_weights: you summed the gradients; divide by Z = h * w ...
+    """
     from ..explain import grad_cam_weights
 
     rng = np.random.default_rng(4)
@@ -63,7 +108,36 @@ def check_alpha_weights(alpha_weights):
 
 def check_bilinear(bilinear):
     r"""``bilinear(L, H, W) -> (H, W)``: the course's formula with :math:`u = x (h-1)/(H-1)`,
-    compared with ``tf.compat.v1.image.resize(..., align_corners=True)``."""
+    compared with ``tf.compat.v1.image.resize(..., align_corners=True)``.
+
+    Parameters
+    ----------
+    bilinear : callable
+        The student's function, called on random (3, 3) -> (7, 7), (4, 5) -> (9, 13) and
+        (2, 2) -> (3, 3) cases.
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (half-pixel
+        centres and swapped axes are named).
+
+    Examples
+    --------
+    The package's own version of the formula passes; the half-pixel convention of
+    ``tf.image.resize`` does not:
+
+    >>> from cvkit.explain import bilinear_upsample
+    >>> check_bilinear(lambda L, H, W: bilinear_upsample(L, (H, W)))
+    Correct: bilinear(3x3 -> 7x7)
+    Correct: bilinear(4x5 -> 9x13)
+    Correct: bilinear(2x2 -> 3x3)
+    True
+    >>> check_bilinear(lambda L, H, W: bilinear_upsample(L, (H, W), align_corners=False))
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: bilinear: you used half-pixel centres (tf.image.resize); the course's formula is u = x (h - 1) / (H - 1).
+    """
     import tensorflow as tf
 
     rng = np.random.default_rng(5)
@@ -89,7 +163,32 @@ def check_bilinear(bilinear):
 
 def check_rise_average(rise_average):
     r"""``rise_average(masks, scores, p) -> (H, W)``:
-    :math:`S = \frac{1}{N\,p}\sum_i f(I \odot M_i) M_i` for masks (N, H, W) and scores (N,)."""
+    :math:`S = \frac{1}{N\,p}\sum_i f(I \odot M_i) M_i` for masks (N, H, W) and scores (N,).
+
+    Parameters
+    ----------
+    rise_average : callable
+        The student's function, called on 40 random 6 x 7 masks with ``p = 0.4``.
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (a missing p
+        and a division by the sum of the scores are named).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def rise_average(masks, scores, p):
+    ...     return np.tensordot(scores, masks, axes=1) / (len(scores) * p)
+    >>> check_rise_average(rise_average)
+    Correct: rise_average
+    True
+    >>> check_rise_average(lambda masks, scores, p: p * rise_average(masks, scores, p))   # / N only
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: rise_average: divide by N * p (the expected value of a mask is p), not only by N.
+    """
     rng = np.random.default_rng(6)
     masks = rng.random((40, 6, 7)).astype(np.float32)
     scores = rng.random(40).astype(np.float32)

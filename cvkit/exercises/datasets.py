@@ -21,7 +21,32 @@ def _split_with_shift(seed=0):
 
 
 def check_flip_box(flip_box):
-    """``flip_box(box)`` mirrors a normalised xyxy box (4,) left-right."""
+    """``flip_box(box)`` mirrors a normalised xyxy box (4,) left-right.
+
+    Parameters
+    ----------
+    flip_box : callable
+        The student's function, called on three float32 boxes (one of them the whole image).
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (x_min and
+        x_max left in the wrong order is named).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_flip_box(lambda b: np.array([1 - b[2], b[1], 1 - b[0], b[3]]))
+    Correct: flip_box([0.1, 0.2, 0.4, 0.9])
+    Correct: flip_box([0.0, 0.0, 1.0, 1.0])
+    Correct: flip_box([0.55, 0.3, 0.75, 0.35])
+    True
+    >>> check_flip_box(lambda b: np.array([1 - b[0], b[1], 1 - b[2], b[3]]))
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: flip_box: x_min > x_max in your box: after mirroring, the old x_max becomes the new x_min (1 - x_max).
+    """
     for box in ([0.1, 0.2, 0.4, 0.9], [0.0, 0.0, 1.0, 1.0], [0.55, 0.3, 0.75, 0.35]):
         x0, y0, x1, y1 = box
         got = flip_box(np.array(box, np.float32))
@@ -35,7 +60,39 @@ def check_flip_box(flip_box):
 
 def check_channel_standardize(channel_standardize):
     """``channel_standardize(x_train, x_test) -> (train_out, test_out)``: ResNet-style per-channel
-    standardisation with the statistics of the training split only."""
+    standardisation with the statistics of the training split only.
+
+    Parameters
+    ----------
+    channel_standardize : callable
+        The student's function, called on a (20, 6, 6, 3) training split and a brighter
+        (10, 6, 6, 3) test split, so that statistics taken from the wrong split show.
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (statistics
+        of train + test, of the test split alone, or per pixel are named).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def channel_standardize(x_train, x_test):
+    ...     mean, std = x_train.mean(axis=(0, 1, 2)), x_train.std(axis=(0, 1, 2))
+    ...     return (x_train - mean) / std, (x_test - mean) / std
+    >>> check_channel_standardize(channel_standardize)
+    Correct: train_out
+    Correct: test_out
+    True
+    >>> def leaky(x_train, x_test):   # statistics of both splits
+    ...     both = np.concatenate([x_train, x_test])
+    ...     mean, std = both.mean(axis=(0, 1, 2)), both.std(axis=(0, 1, 2))
+    ...     return (x_train - mean) / std, (x_test - mean) / std
+    >>> check_channel_standardize(leaky)   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: Data leakage: your statistics were computed on train + test together. ...
+    """
     from ..preprocessing import ChannelStandardizer
 
     train, test = _split_with_shift()
@@ -65,7 +122,41 @@ def check_channel_standardize(channel_standardize):
 
 def check_whiten(whiten):
     """``whiten(x_train, x_test) -> (train_out, test_out)`` on (N, D) data: PCA whitening fitted on
-    the training split; the training output must have identity covariance."""
+    the training split; the training output must have identity covariance.
+
+    Parameters
+    ----------
+    whiten : callable
+        The student's function, called on 500 training and 50 test points of correlated 4-D
+        Gaussian data.
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (output
+        still correlated, wrong variances, a different map on the test split).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def whiten(x_train, x_test):
+    ...     mean = x_train.mean(axis=0)
+    ...     cov = np.cov(x_train - mean, rowvar=False, bias=True)   # divide by N, as .std() does
+    ...     values, vectors = np.linalg.eigh(cov)
+    ...     w = vectors / np.sqrt(values)
+    ...     return (x_train - mean) @ w, (x_test - mean) @ w
+    >>> check_whiten(whiten)
+    Correct: diagonal of the covariance of train_out
+    Correct: test_out (the training map applied to x_test)
+    True
+    >>> def standardize(x_train, x_test):   # scales each feature but keeps them correlated
+    ...     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    ...     return (x_train - mean) / std, (x_test - mean) / std
+    >>> check_whiten(standardize)   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: train_out is not decorrelated: largest off-diagonal covariance 0.763. Project ...
+    """
     rng = np.random.default_rng(1)
     mix = rng.normal(size=(4, 4))
     train = rng.normal(size=(500, 4)) @ mix + 3.0

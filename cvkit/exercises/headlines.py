@@ -55,7 +55,28 @@ def headlines(**values):
 
 def read_headlines(nb):
     """The values recorded by :func:`headlines` in an executed notebook (a ``nbformat`` node or
-    dict); later calls override earlier ones."""
+    dict); later calls override earlier ones.
+
+    Parameters
+    ----------
+    nb : dict or nbformat.NotebookNode
+        An executed notebook: the display data of :data:`MIME` in its code cells' outputs are read.
+
+    Returns
+    -------
+    dict
+        ``{name: float}``, empty when the notebook records nothing.
+
+    Examples
+    --------
+    >>> def cell(values):
+    ...     return {"cell_type": "code", "outputs": [{"output_type": "display_data",
+    ...                                                "data": {MIME: values}}]}
+    >>> nb = {"cells": [cell({"accuracy": 0.9, "iou": 0.7}), {"cell_type": "markdown"},
+    ...                 cell({"accuracy": 0.95})]}
+    >>> read_headlines(nb)
+    {'accuracy': 0.95, 'iou': 0.7}
+    """
     out = {}
     for cell in nb["cells"]:
         if cell.get("cell_type") != "code":

@@ -39,7 +39,50 @@ def _iou_cases():
 
 
 def check_iou(student_fn):
-    """Check ``student_fn(a, b)`` -> element-wise IoU (N,) of ``xyxy`` boxes a, b of shape (N, 4)."""
+    """Check ``student_fn(a, b)`` -> element-wise IoU (N,) of ``xyxy`` boxes a, b of shape (N, 4).
+
+    Seven cases, from the course's two overlapping squares to degenerate boxes (which must give 0,
+    not NaN) and 40 random pairs, each compared with :func:`cvkit.boxes.iou`.
+
+    Parameters
+    ----------
+    student_fn : callable
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` naming the case,
+        with a hint.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def area(x):
+    ...     return (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])
+    >>> def overlap(a, b):
+    ...     w = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    ...     h = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    ...     return np.maximum(w, 0) * np.maximum(h, 0)
+    >>> def iou(a, b):
+    ...     union = area(a) + area(b) - overlap(a, b)
+    ...     return np.divide(overlap(a, b), union, out=np.zeros_like(union), where=union > 0)
+    >>> check_iou(iou)
+    Correct: IoU (two 2x2 squares overlapping on a 1x1 corner)
+    Correct: IoU (identical boxes)
+    Correct: IoU (disjoint boxes)
+    Correct: IoU (one box inside the other)
+    Correct: IoU (boxes touching along an edge)
+    Correct: IoU (a zero-area box)
+    Correct: IoU (random boxes (40 pairs, element-wise))
+    True
+
+    A union that counts the overlap twice gives 1/8 instead of 1/7:
+
+    >>> check_iou(lambda a, b: overlap(a, b) / (area(a) + area(b)))   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: IoU (two 2x2 squares overlapping on a 1x1 corner): wrong value ... Hint: intersection 1, union 4 + 4 - 1 = 7.
+    """
     from .. import boxes as B
 
     if not callable(student_fn):
@@ -71,6 +114,36 @@ def check_multitask_loss(student_fn):
 
     The reference is :math:`-\\frac{1}{N}\\sum_i \\log \\hat y_{i, y_i} + \\alpha \\frac{1}{4N}
     \\sum_{i, j} (b_{ij} - \\hat b_{ij})^2` (categorical cross-entropy plus alpha times the MSE).
+
+    Parameters
+    ----------
+    student_fn : callable
+        Called with integer labels (6,), probabilities (6, 4), true and predicted boxes (6, 4) and
+        alpha in 0, 1 and 5; compared with :func:`cvkit.models.losses.multitask_loss`.
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` whose hint gives
+        the two terms.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def multitask_loss(labels, probs, boxes_true, boxes_pred, alpha):
+    ...     cross_entropy = -np.log(probs[np.arange(len(labels)), labels]).mean()
+    ...     return cross_entropy + alpha * ((boxes_true - boxes_pred) ** 2).mean()
+    >>> check_multitask_loss(multitask_loss)
+    Correct: multitask loss (alpha=0.0)
+    Correct: multitask loss (alpha=1.0)
+    Correct: multitask loss (alpha=5.0)
+    True
+    >>> def alpha_ignored(labels, probs, boxes_true, boxes_pred, alpha):
+    ...     return multitask_loss(labels, probs, boxes_true, boxes_pred, 1.0)
+    >>> check_multitask_loss(alpha_ignored)   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: multitask loss (alpha=0.0): wrong value: expected 2.02..., got 2.02... Hint: expected cross-entropy 2.02... + alpha * MSE 0.00...
     """
     from ..models.losses import multitask_loss
 
@@ -112,6 +185,34 @@ def check_two_headed_model(model, num_classes):
 
     Both heads must read the same shared features, and calling the model on a batch must give
     probabilities (N, num_classes) that sum to 1 and boxes (N, 4).
+
+    Parameters
+    ----------
+    model : keras.Model
+        The student's model, outputs ``[classes, boxes]``.
+    num_classes : int
+
+    Returns
+    -------
+    bool
+        ``True`` (and a confirmation is printed); a wrong model raises
+        :class:`~cvkit.exercises.ExerciseError` saying which requirement it misses.
+
+    Examples
+    --------
+    >>> import keras
+    >>> inputs = keras.Input((8, 8, 3))
+    >>> x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    >>> x = keras.layers.GlobalAveragePooling2D()(x)
+    >>> classes = keras.layers.Dense(3, activation="softmax", name="classifier")(x)
+    >>> boxes = keras.layers.Dense(4, activation="sigmoid", name="localizer")(x)
+    >>> check_two_headed_model(keras.Model(inputs, [classes, boxes]), num_classes=3)
+    Correct: two-headed model (shared backbone, 'classifier' + 'localizer').
+    True
+    >>> check_two_headed_model(keras.Model(inputs, classes), num_classes=3)
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: the model must have two outputs [classes, boxes]; it has 1.
     """
     import keras
 

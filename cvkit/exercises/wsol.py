@@ -36,6 +36,46 @@ def check_inclusive_iou(iou_fn):
     """Check ``iou_fn(box_a, box_b) -> float`` on pixel-inclusive ``(x0, y0, x1, y1)`` boxes.
 
     The area of a box is :math:`(x_1 - x_0 + 1)(y_1 - y_0 + 1)`: its last row and column count.
+
+    Parameters
+    ----------
+    iou_fn : callable
+        The student's function, called on seven pairs of boxes (one-pixel boxes, shared columns,
+        bars that cross, ...) in both orders.
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` naming the case.
+
+    Examples
+    --------
+    >>> def iou(a, b):
+    ...     w = min(a[2], b[2]) - max(a[0], b[0]) + 1
+    ...     h = min(a[3], b[3]) - max(a[1], b[1]) + 1
+    ...     inter = max(w, 0) * max(h, 0)
+    ...     area_a = (a[2] - a[0] + 1) * (a[3] - a[1] + 1)
+    ...     area_b = (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
+    ...     return inter / (area_a + area_b - inter)
+    >>> check_inclusive_iou(iou)   # doctest: +ELLIPSIS
+    Correct: iou([0, 0, 1, 1], [0, 0, 1, 1]) for two identical boxes
+    Correct: iou([0, 0, 1, 1], [0, 0, 1, 1]) (IoU is symmetric)
+    ...
+    Correct: iou([0, 0, 19, 19], [5, 2, 9, 7]) (IoU is symmetric)
+    All IoU cases are right.
+    True
+
+    Without the ``+ 1`` (the half-open convention) two boxes sharing a column seem disjoint:
+
+    >>> def half_open_iou(a, b):
+    ...     w = min(a[2], b[2]) - max(a[0], b[0])
+    ...     h = min(a[3], b[3]) - max(a[1], b[1])
+    ...     inter = max(w, 0) * max(h, 0)
+    ...     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+    >>> check_inclusive_iou(half_open_iou)   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: iou([0, 0, 1, 1], [1, 0, 2, 1]) for 2x2 boxes sharing one column ...: expected 0.333333, got 0 ...
     """
     if not callable(iou_fn):
         raise ExerciseError(f"pass your function itself, not {type(iou_fn).__name__}.")
@@ -57,7 +97,29 @@ def check_inclusive_iou(iou_fn):
 
 
 def box_acc_cases(seed=0):
-    """Small cases for the BoxAcc exercise: (cams, gt_boxes, tau, iou_threshold, description)."""
+    """Small cases for the BoxAcc exercise: (cams, gt_boxes, tau, iou_threshold, description).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the Gaussian-blob cases (the others are fixed).
+
+    Returns
+    -------
+    list of tuple
+        Nine ``(cams (N, H, W), gt_boxes (list of (k, 4) pixel-inclusive arrays), tau,
+        iou_threshold, description)`` cases, for :func:`check_box_acc_at_threshold` and for
+        trying a solution by hand.
+
+    Examples
+    --------
+    >>> cases = box_acc_cases()
+    >>> len(cases)
+    9
+    >>> cams, gt_boxes, tau, iou_threshold, what = cases[0]
+    >>> cams.shape, [b.tolist() for b in gt_boxes], tau, iou_threshold, what
+    ((2, 12, 12), [[[2, 2, 5, 5]], [[5, 6, 10, 9]]], 0.3, 0.5, 'two blobs, tau=0.3')
+    """
     rng = np.random.default_rng(seed)
     cases = []
     cam = np.zeros((2, 12, 12))
@@ -90,6 +152,34 @@ def check_box_acc_at_threshold(box_acc_fn):
     Reference: :func:`cvkit.wsol.max_box_acc` with the single threshold ``[tau]``: the box of the
     largest region of :math:`\\{u > \\lfloor \\tau \\max u \\rfloor\\}`, the best IoU over the image's
     true boxes, and the percentage of images where it reaches ``iou_threshold``.
+
+    Parameters
+    ----------
+    box_acc_fn : callable
+        The student's function, called on the cases of :func:`box_acc_cases`.
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` naming the case.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cvkit.wsol import box_iou, boxes_from_cam
+    >>> def box_acc(cams, gt_boxes, tau, iou_threshold):
+    ...     best = [box_iou(boxes_from_cam(c, tau), g).max() for c, g in zip(cams, gt_boxes)]
+    ...     return 100 * np.mean(np.array(best) >= iou_threshold)
+    >>> check_box_acc_at_threshold(box_acc)   # doctest: +ELLIPSIS
+    Correct: BoxAcc on 'two blobs, tau=0.3'
+    ...
+    Correct: BoxAcc on 'Gaussian blobs, tau=0.8, IoU >= 0.7'
+    All BoxAcc cases are right.
+    True
+    >>> check_box_acc_at_threshold(lambda *case: box_acc(*case) / 100)   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: BoxAcc on 'two blobs, tau=0.3': wrong value: expected 100, got 1 ... return a percentage (0-100).
     """
     from ..wsol import max_box_acc
 

@@ -8,7 +8,7 @@ then a short function of those arrays. Notebooks: ``02_cam_gap_mobilenet.ipynb``
 ``03_gradcam_deep_dive.ipynb``.
 """
 from ._core import PassResult, activations_and_gradients, clear_cache
-from ._layers import LayerRef, conv_layer_candidates, find_layer
+from ._target import LayerRef, conv_layer_candidates, find_layer
 from .cam import cam, find_cam_head
 from .gradcam import (grad_cam, grad_cam_plus_plus, grad_cam_plus_plus_weights, grad_cam_weights,
                       layer_cam, plus_plus_weights, smooth_grad_cam_plus_plus, xgrad_cam,

@@ -9,7 +9,7 @@ A method does three things, always through the public functions of this module:
    images (Smooth Grad-CAM++, Score-CAM, RISE, Augmented Grad-CAM).
 2. The probe is a Keras model that shares every layer (and so every weight) with the caller's model
    and returns the target activations :math:`A` and the class scores, read before a final softmax or
-   sigmoid (:func:`cvkit.explain._layers.build_probe`), so scores are logits and the caller's model
+   sigmoid (:func:`cvkit._graph.probe_model`), so scores are logits and the caller's model
    is never modified. Its passes are compiled (``tf.function`` with a fixed input signature, cached
    per model, layer and output; no retrace per call or per batch size).
 3. :func:`compute_maps` runs one compiled pass per chunk of ``batch_size`` images that goes from the
@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._validate import as_images, check_bool, check_choice, check_int, restore_rank
-from ._layers import (LayerRef, candidates_message, check_model, find_layer, build_probe,
-                      resolve_output)
+from .._graph import LayerRef, probe_model
+from ._target import candidates_message, check_model, find_layer, resolve_output
 from .upsample import (UPSAMPLE_METHODS, normalize_maps, normalize_maps_tf, upsample_maps,
                        upsample_maps_tf)
 
@@ -69,7 +69,7 @@ class Probe:
         self.traces = 0
         self._cache = {}
         self.model_ref = weakref.ref(model)
-        self.keras_model = build_probe(model, target, kind, logits, output_index)
+        self.keras_model = probe_model(model, target, kind, logits, output_index)
         self.input_shape = tuple(model.inputs[0].shape)
         out_shape = tuple(self.keras_model.outputs[-1].shape)
         self.n_classes = int(np.prod(out_shape[1:])) if None not in out_shape[1:] else None
@@ -319,12 +319,10 @@ def fix_classes(req):
 
     Examples
     --------
-    >>> import keras
-    >>> keras.utils.set_random_seed(0)
-    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3),
-    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
-    >>> req = fix_classes(prepare(model, np.full((8, 8, 3), 0.5)))
-    >>> int(req.class_index[0]) == int(np.argmax(model(np.full((1, 8, 8, 3), 0.5))))
+    >>> from cvkit.models import small_cnn
+    >>> model = small_cnn(3, (16, 16, 3), widths=(4, 4, 4, 4))
+    >>> req = fix_classes(prepare(model, np.full((16, 16, 3), 0.5)))
+    >>> int(req.class_index[0]) == int(np.argmax(model(np.full((1, 16, 16, 3), 0.5))))
     True
     """
     if np.all(req.class_index >= 0):
@@ -385,15 +383,13 @@ def compute_maps(req, map_fn, gradients=True, key=None):
 
     Examples
     --------
-    >>> import keras
-    >>> keras.utils.set_random_seed(0)
-    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3),
-    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    >>> from cvkit.models import small_cnn
+    >>> model = small_cnn(3, (16, 16, 3), widths=(4, 4, 4, 4))
     >>> import tensorflow as tf
-    >>> req = prepare(model, np.random.default_rng(0).random((2, 8, 8, 3)))
+    >>> req = prepare(model, np.random.default_rng(0).random((2, 16, 16, 3)))
     >>> maps = compute_maps(req, lambda a, g, c: tf.reduce_sum(a * g, axis=-1))
     >>> maps.shape, float(maps.min()) >= 0.0, float(maps.max()) <= 1.0
-    ((2, 8, 8), True, True)
+    ((2, 16, 16), True, True)
     """
     import tensorflow as tf
 

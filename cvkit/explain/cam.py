@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from .._validate import check_bool
 from ._core import compute_maps, prepare
-from ._layers import (LayerRef, check_model, find_layer, is_container, layer_io, output_layer,
-                      producer, resolve_output)
+from .._graph import LayerRef, is_container, layer_io, output_layer, producer
+from ._target import check_model, find_layer, resolve_output
 
 __all__ = ["cam", "find_cam_head"]
 

@@ -257,10 +257,8 @@ def grad_cam(model, images, class_index=None, layer=None, upsample=True, normali
 
     Examples
     --------
-    >>> import keras
-    >>> keras.utils.set_random_seed(0)
-    >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3),
-    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    >>> from cvkit.models import small_cnn
+    >>> model = small_cnn(2, (16, 16, 3), widths=(4, 4, 4, 4))
     >>> maps = grad_cam(model, np.random.default_rng(0).random((3, 16, 16, 3)), class_index=1)
     >>> maps.shape, maps.dtype, float(maps.max())
     ((3, 16, 16), dtype('float32'), 1.0)
@@ -290,12 +288,10 @@ def grad_cam_plus_plus(model, images, class_index=None, layer=None, upsample=Tru
 
     Examples
     --------
-    >>> import keras
-    >>> keras.utils.set_random_seed(0)
-    >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3),
-    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    >>> from cvkit.models import small_cnn
+    >>> model = small_cnn(2, (16, 16, 3), widths=(4, 4, 4, 4))
     >>> grad_cam_plus_plus(model, np.zeros((16, 16, 3), np.uint8), upsample=False).shape
-    (14, 14)
+    (2, 2)
     """
     return _explain(_grad_cam_pp_map, model, images, class_index, layer, upsample, normalize,
                     batch_size, output)
@@ -320,10 +316,8 @@ def xgrad_cam(model, images, class_index=None, layer=None, upsample=True, normal
 
     Examples
     --------
-    >>> import keras
-    >>> keras.utils.set_random_seed(0)
-    >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3),
-    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    >>> from cvkit.models import small_cnn
+    >>> model = small_cnn(2, (16, 16, 3), widths=(4, 4, 4, 4))
     >>> xgrad_cam(model, np.ones((2, 16, 16, 3)), class_index=[0, 1]).shape
     (2, 16, 16)
     """
@@ -352,11 +346,9 @@ def layer_cam(model, images, class_index=None, layer=None, upsample=True, normal
 
     Examples
     --------
-    >>> import keras
-    >>> keras.utils.set_random_seed(0)
-    >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3, name="c"),
-    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
-    >>> layer_cam(model, np.ones((1, 16, 16, 3)), layer="c", upsample="nearest").shape
+    >>> from cvkit.models import small_cnn
+    >>> model = small_cnn(2, (16, 16, 3), widths=(4, 4, 4, 4))
+    >>> layer_cam(model, np.ones((1, 16, 16, 3)), layer="conv2", upsample="nearest").shape
     (1, 16, 16)
     """
     return _explain(_layer_cam_map, model, images, class_index, layer, upsample, normalize,
@@ -406,10 +398,8 @@ def smooth_grad_cam_plus_plus(model, images, class_index=None, layer=None, upsam
 
     Examples
     --------
-    >>> import keras
-    >>> keras.utils.set_random_seed(0)
-    >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3),
-    ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    >>> from cvkit.models import small_cnn
+    >>> model = small_cnn(2, (16, 16, 3), widths=(4, 4, 4, 4))
     >>> x = np.random.default_rng(0).random((2, 16, 16, 3))
     >>> m = smooth_grad_cam_plus_plus(model, x, n_samples=4, seed=1)
     >>> m.shape, bool(np.array_equal(m, smooth_grad_cam_plus_plus(model, x, n_samples=4, seed=1)))

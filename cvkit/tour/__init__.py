@@ -31,7 +31,39 @@ SECTIONS = [
 
 @dataclass
 class TourContext:
-    """What a section gets: where to write, how much work to do, a progress bar and ``save``."""
+    """What a section gets: where to write, how much work to do, a progress bar and ``save``.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Folder of the gallery (it must exist).
+    quick : bool
+        Less data and fewer iterations.
+    seed : int
+        Seed of every random choice of the sections.
+    section : str
+        Name of the section being run (:func:`run_tour` sets it); the prefix of the file names.
+    figures : list
+        ``(section, file name, caption)`` of every saved figure, in order.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ctx = TourContext(Path(tmp), section="demo")
+    ...     fig, ax = plt.subplots()
+    ...     path = ctx.save(fig, "empty", "an empty figure")
+    ...     print(path.name, path.exists(), plt.fignum_exists(fig.number))
+    demo_empty.png True False
+    >>> ctx.figures
+    [('demo', 'demo_empty.png', 'an empty figure')]
+    >>> sum(ctx.progress(range(4), "counting"))   # a tqdm bar on stderr, off when not a terminal
+    6
+    """
 
     out_dir: Path
     quick: bool = False
@@ -81,6 +113,41 @@ def run_tour(out="cvkit-tour", quick=False, only=None, seed=0):
     """Run every section (or those named in ``only``) and write the gallery to ``out``.
 
     Returns the path of ``index.html``.
+
+    Parameters
+    ----------
+    out : str or Path
+        Folder of the gallery (created if missing).
+    quick : bool
+        Less data and fewer iterations in every section.
+    only : list of str, optional
+        Names from :data:`SECTIONS` to run; default all.
+    seed : int
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> [name for name, _ in SECTIONS]
+    ['datasets', 'localization', 'cam', 'augmented', 'wsol', 'segmentation', 'inside']
+
+    Section names are checked before anything is written:
+
+    >>> run_tour("unused", only=["nope"])   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `only` names unknown tour sections ['nope']; choose from ['datasets', ...].
+
+    One section into a temporary folder (skipped here: the localization section loads the zoo's
+    MobileNetV2 localizer and predicts 100 held-out images):
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:   # doctest: +SKIP
+    ...     index = run_tour(tmp, quick=True, only=["localization"])
+    ...     print(index.name, len(list(index.parent.glob("localization_*.png"))))
+    index.html 4
     """
     import matplotlib
 

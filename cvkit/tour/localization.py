@@ -8,6 +8,47 @@ ZOO_NAME = "shapes_localizer_mobilenetv2"   # MobileNetV2 + class head + box hea
 
 
 def run(ctx):
+    """Draw the section's figures with ``ctx.save`` (see :mod:`cvkit.tour`).
+
+    Parameters
+    ----------
+    ctx : cvkit.tour.TourContext
+        Where to write; ``ctx.quick`` uses less data and fewer iterations.
+
+    Examples
+    --------
+    >>> from cvkit.tour import SECTIONS
+    >>> dict(SECTIONS)["localization"]
+    'Object localization'
+    >>> ZOO_NAME
+    'shapes_localizer_mobilenetv2'
+
+    Its first figure in numbers: once a box has slid off the target, IoU stays at 0 while GIoU
+    keeps falling with the distance.
+
+    >>> import numpy as np
+    >>> from cvkit import boxes as B
+    >>> target = np.array([[0.3, 0.3, 0.6, 0.6]])
+    >>> slid = target + [[0.4, 0, 0.4, 0], [0.6, 0, 0.6, 0]]
+    >>> B.iou(slid, target).tolist(), B.giou(slid, target).round(3).tolist()
+    ([0.0, 0.0], [-0.143, -0.333])
+
+    Run on its own into a temporary folder (skipped here: it loads the zoo's MobileNetV2
+    localizer and predicts 100 held-out images):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from cvkit.tour import TourContext
+    >>> with tempfile.TemporaryDirectory() as tmp:   # doctest: +SKIP
+    ...     ctx = TourContext(Path(tmp), quick=True, section="localization")
+    ...     run(ctx)
+    ...     for _, name, _ in ctx.figures:
+    ...         print(name)
+    localization_iou_giou.png
+    localization_predictions.png
+    localization_iou_histogram.png
+    localization_hardest.png
+    """
     import matplotlib.pyplot as plt
 
     from cvkit import boxes as B

@@ -14,6 +14,35 @@ from scipy import ndimage as ndi
 
 
 def run(ctx):
+    """Draw the section's figures with ``ctx.save`` (see :mod:`cvkit.tour`).
+
+    Parameters
+    ----------
+    ctx : cvkit.tour.TourContext
+        Where to write; ``ctx.quick`` uses less data and fewer iterations.
+
+    Examples
+    --------
+    >>> from cvkit.tour import SECTIONS
+    >>> dict(SECTIONS)["wsol"]
+    'Weakly-supervised localization evaluation'
+
+    Run on its own into a temporary folder (skipped here: it loads the zoo's MobileNetV2 and
+    explains and scores 48 held-out images with CAM and Grad-CAM):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from cvkit.tour import TourContext
+    >>> with tempfile.TemporaryDirectory() as tmp:   # doctest: +SKIP
+    ...     ctx = TourContext(Path(tmp), quick=True, section="wsol")
+    ...     run(ctx)
+    ...     for _, name, _ in ctx.figures:
+    ...         print(name)
+    wsol_curves.png
+    wsol_histograms.png
+    wsol_boxes.png
+    wsol_table.png
+    """
     import matplotlib.pyplot as plt
 
     from ..explain import cam, grad_cam

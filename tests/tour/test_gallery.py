@@ -1,3 +1,4 @@
+"""The tour: its sections and the gallery it writes."""
 import re
 import subprocess
 import sys
@@ -33,23 +34,3 @@ def test_tour_quick_writes_the_gallery(tmp_path):
     for img in images:
         assert (out / img).stat().st_size > 2000
     assert html.count("<figcaption>") == len(images)
-
-
-def test_exercises_command_writes_copies(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "cvkit", "exercises", "--out", str(tmp_path)],
-                         capture_output=True, text=True, cwd=str(__import__("pathlib").Path(
-                             __file__).resolve().parents[1]))
-    assert res.returncode == 0, res.stderr
-    assert list(tmp_path.glob("00_*.ipynb"))
-
-
-def test_cli_requires_a_command():
-    res = subprocess.run([sys.executable, "-m", "cvkit"], capture_output=True, text=True)
-    assert res.returncode == 2 and "command" in res.stderr
-
-
-def test_import_cvkit_is_light():
-    code = ("import sys, cvkit, cvkit.datasets, cvkit.preprocessing, cvkit.visualize; "
-            "print('tensorflow' in sys.modules, 'matplotlib.pyplot' in sys.modules)")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert res.stdout.split() == ["False", "False"], res.stdout + res.stderr
