@@ -9,7 +9,7 @@ import importlib
 __all__ = ["attach"]
 
 
-def attach(package, exports=None, submodules=()):
+def attach(package, exports=None, submodules=(), eager=()):
     """Make the module-level ``__getattr__``, ``__dir__`` and ``__all__`` of a lazy package.
 
     Parameters
@@ -20,6 +20,8 @@ def attach(package, exports=None, submodules=()):
         Public name -> the submodule (relative to ``package``) that defines it.
     submodules : sequence of str
         Submodules reachable as attributes (``cvkit.explain``).
+    eager : sequence of str
+        Names the package imports at once; listed in ``__all__`` and ``dir()`` with the others.
 
     Returns
     -------
@@ -39,7 +41,7 @@ def attach(package, exports=None, submodules=()):
     """
     exports = dict(exports or {})
     submodules = tuple(submodules)
-    names = sorted(set(exports) | set(submodules))
+    names = sorted(set(exports) | set(submodules) | set(eager))
 
     def __getattr__(name):
         if name in submodules:

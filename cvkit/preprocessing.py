@@ -4,8 +4,12 @@ and the preprocessing each pretrained backbone expects.
 Every normaliser is an object that is **fitted on the training split only** and then applied to
 any split, so that no statistic of the validation or test data leaks into training:
 
->>> norm = ChannelStandardizer().fit(x_train)      # doctest: +SKIP
->>> x_train_n, x_test_n = norm.transform(x_train), norm.transform(x_test)   # doctest: +SKIP
+>>> rng = np.random.default_rng(0)
+>>> x_train, x_test = rng.random((8, 4, 4, 3)), rng.random((2, 4, 4, 3))
+>>> norm = ChannelStandardizer().fit(x_train)
+>>> x_train_n, x_test_n = norm.transform(x_train), norm.transform(x_test)
+>>> bool(np.allclose(x_train_n.mean(axis=(0, 1, 2)), 0.0))   # exactly centred: the fitted split
+True
 
 - ``ZeroCenter``: :math:`x' = x - \\mu` per feature (pixel and channel);
 - ``Standardizer``: :math:`x' = (x - \\mu) / \\sigma` per feature;
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_choice, check_float, check_int
+from ._validate import check_choice, check_float, check_int, to_numpy
 
 __all__ = ["ZeroCenter", "Standardizer", "MeanImage", "ChannelMean", "ChannelStandardizer", "PCA",
            "CorrelationSelector", "BACKBONE_PREPROCESSING", "backbone_preprocessing",
@@ -30,8 +34,7 @@ __all__ = ["ZeroCenter", "Standardizer", "MeanImage", "ChannelMean", "ChannelSta
 
 
 def _as_data(x, name="x", min_ndim=2):
-    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
-        x = x.numpy()
+    x = to_numpy(x)
     arr = np.asarray(x)
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255.0
@@ -97,6 +100,19 @@ class ZeroCenter(_Fitted):
     """Subtract the per-feature (per-pixel and channel) mean of the training data.
 
     .. math:: x' = x - \\mu, \\qquad \\mu = \\frac{1}{N} \\sum_{n=1}^{N} x_n
+
+    Attributes
+    ----------
+    mean_ : np.ndarray, the shape of one sample
+        :math:`\\mu`, fitted on the training split.
+
+    Examples
+    --------
+    >>> zc = ZeroCenter().fit(np.array([[1., 2.], [3., 6.]]))
+    >>> zc
+    ZeroCenter(fitted on samples of shape (2,))
+    >>> zc.mean_, zc.transform([[2., 5.]]), zc.inverse_transform([[0., 1.]])
+    (array([2., 4.]), array([[0., 1.]]), array([[2., 5.]]))
     """
 
     def fit(self, x):
@@ -118,6 +134,28 @@ class Standardizer(_Scaled, ZeroCenter):
     .. math:: x' = \\frac{x - \\mu}{\\sigma + \\epsilon}
 
     A feature that is constant in the training data (:math:`\\sigma = 0`) is only centred.
+
+    Parameters
+    ----------
+    eps : float
+        :math:`\\epsilon`, added to :math:`\\sigma` (1e-8).
+
+    Attributes
+    ----------
+    mean_, std_ : np.ndarray, the shape of one sample
+        :math:`\\mu` and :math:`\\sigma`, fitted on the training split.
+
+    Examples
+    --------
+    The second feature is constant (:math:`\\sigma = 0`), so it is only centred:
+
+    >>> x_train = np.array([[1., 5.], [3., 5.]])
+    >>> st = Standardizer().fit(x_train)
+    >>> st.mean_, st.std_
+    (array([2., 5.]), array([1., 0.]))
+    >>> np.round(st.transform(x_train), 6)
+    array([[-1.,  0.],
+           [ 1.,  0.]])
     """
 
     def fit(self, x):
@@ -130,7 +168,22 @@ class Standardizer(_Scaled, ZeroCenter):
 
 class MeanImage(ZeroCenter):
     """AlexNet: subtract the mean image (H, W, C) of the training set (same as :class:`ZeroCenter`
-    on images; the name says which scheme it is)."""
+    on images; the name says which scheme it is).
+
+    .. math:: x'_{ijc} = x_{ijc} - \\mu_{ijc}, \\qquad \\mu_{ijc} = \\frac{1}{N} \\sum_n x_{n,ijc}
+
+    Examples
+    --------
+    >>> x_train = np.zeros((2, 2, 2, 3))
+    >>> x_train[1] = 1.0
+    >>> x_train[1, 0, 0] = 3.0        # one bright pixel in the second image
+    >>> mi = MeanImage().fit(x_train)
+    >>> mi.mean_.shape                # one mean per pixel and channel
+    (2, 2, 3)
+    >>> mi.mean_[..., 0]
+    array([[1.5, 0.5],
+           [0.5, 0.5]])
+    """
 
     def fit(self, x):
         x = _as_data(x, "x", min_ndim=4)
@@ -141,6 +194,20 @@ class ChannelMean(_Fitted):
     """VGG: subtract one mean per colour channel (3 numbers) computed on the training set.
 
     .. math:: x'_{c} = x_{c} - \\mu_c, \\qquad \\mu_c = \\operatorname{mean}_{n, i, j} x_{n, i, j, c}
+
+    Examples
+    --------
+    Two 2 x 2 images: red is 0.5 everywhere, green 0, blue 0 in the first image and 1 in the
+    second:
+
+    >>> x_train = np.zeros((2, 2, 2, 3), np.float32)
+    >>> x_train[..., 0] = 0.5
+    >>> x_train[1, ..., 2] = 1.0
+    >>> cm = ChannelMean().fit(x_train)
+    >>> cm.mean_
+    array([0.5, 0. , 0.5], dtype=float32)
+    >>> cm.transform(x_train)[1, 0, 0]
+    array([0. , 0. , 0.5], dtype=float32)
     """
 
     def fit(self, x):
@@ -170,6 +237,23 @@ class ChannelStandardizer(_Scaled, ChannelMean):
     (6 numbers) of the training set.
 
     .. math:: x'_{c} = \\frac{x_{c} - \\mu_c}{\\sigma_c + \\epsilon}
+
+    A channel that is constant in the training data (:math:`\\sigma_c = 0`) is only centred.
+
+    Examples
+    --------
+    The images of :class:`ChannelMean`'s example: blue has mean 0.5 and std 0.5, so it becomes
+    -1 and 1; red and green are constant and only centred:
+
+    >>> x_train = np.zeros((2, 2, 2, 3), np.float32)
+    >>> x_train[..., 0] = 0.5
+    >>> x_train[1, ..., 2] = 1.0
+    >>> cs = ChannelStandardizer().fit(x_train)
+    >>> cs.std_
+    array([0. , 0. , 0.5], dtype=float32)
+    >>> cs.transform(x_train)[:, 0, 0]
+    array([[ 0.,  0., -1.],
+           [ 0.,  0.,  1.]], dtype=float32)
     """
 
     def fit(self, x):
@@ -200,6 +284,46 @@ class PCA(_Fitted):
     zca : bool
     eps : float
         Added to the eigenvalues before the inverse square root (regularises tiny variances).
+
+    Attributes
+    ----------
+    mean_ : np.ndarray (D,)
+    components_ : np.ndarray (D, k)
+        The columns of :math:`U`, largest variance first; each column's largest entry is positive.
+    explained_variance_ : np.ndarray (k,)
+        The eigenvalues :math:`\\Lambda`.
+
+    Examples
+    --------
+    Four points whose covariance is :math:`\\begin{bmatrix}2.5 & 1.5\\\\ 1.5 & 2.5\\end{bmatrix}`:
+    eigenvalue 4 along the diagonal :math:`(1, 1)/\\sqrt 2`, 1 along :math:`(1, -1)/\\sqrt 2`.
+
+    >>> x = np.array([[2., 2.], [-2., -2.], [1., -1.], [-1., 1.]])
+    >>> pca = PCA().fit(x)
+    >>> pca.explained_variance_
+    array([4., 1.])
+    >>> np.round(pca.transform(x), 4)        # decorrelated: coordinates along U
+    array([[ 2.8284,  0.    ],
+           [-2.8284,  0.    ],
+           [ 0.    ,  1.4142],
+           [ 0.    , -1.4142]], dtype=float32)
+
+    Whitening divides each coordinate by :math:`\\sqrt{\\lambda}` (2 and 1): the covariance
+    becomes the identity.
+
+    >>> w = PCA(whiten=True).fit_transform(x)
+    >>> np.round(w.T @ w / len(w), 4)
+    array([[1., 0.],
+           [0., 1.]], dtype=float32)
+
+    One component keeps the diagonal only; the way back loses the rest:
+
+    >>> pca1 = PCA(n_components=1).fit(x)
+    >>> np.round(pca1.inverse_transform(pca1.transform(x)), 4)
+    array([[ 2.,  2.],
+           [-2., -2.],
+           [ 0.,  0.],
+           [ 0.,  0.]])
     """
 
     def __init__(self, n_components=None, whiten=False, zca=False, eps=1e-5):
@@ -329,8 +453,7 @@ class CorrelationSelector(_Fitted):
 
 
 def _as_target(y, n):
-    if hasattr(y, "numpy") and not isinstance(y, np.ndarray):
-        y = y.numpy()
+    y = to_numpy(y)
     arr = np.asarray(y)
     if arr.dtype == bool:
         arr = arr.astype(np.float64)
@@ -384,6 +507,14 @@ def backbone_preprocessing(name):
     -------
     callable
         ``f(images_in_0_1) -> preprocessed float32 images`` (NumPy or tensors).
+
+    Examples
+    --------
+    >>> f = backbone_preprocessing('mobilenetv2')
+    >>> f.__name__, f.__doc__
+    ('preprocess_mobilenetv2', 'scale to [-1, 1]: x * 2 - 1')
+    >>> f(np.array([0.0, 0.5, 1.0]))
+    array([-1.,  0.,  1.])
     """
     key = check_choice(str(name).lower().replace("_", "").replace("-", ""), "name",
                        tuple(BACKBONE_PREPROCESSING))
@@ -400,7 +531,30 @@ def backbone_preprocessing(name):
 
 
 def preprocess_for_backbone(images, name):
-    """Apply :func:`backbone_preprocessing` of ``name`` to images in [0, 1] (or uint8)."""
+    """Apply :func:`backbone_preprocessing` of ``name`` to images in [0, 1] (or uint8).
+
+    Parameters
+    ----------
+    images : array (N, H, W, 3) or (H, W, 3), floats in [0, 1] or uint8
+    name : str, one of :data:`BACKBONE_PREPROCESSING` (case, ``_`` and ``-`` are ignored)
+
+    Returns
+    -------
+    np.ndarray float32, the shape of ``images``
+
+    Examples
+    --------
+    ResNet50 ('caffe'): a pure red pixel becomes BGR times 255 minus the ImageNet means
+    (103.939, 116.779, 123.68):
+
+    >>> preprocess_for_backbone(np.array([[[1.0, 0.0, 0.0]]]), 'resnet50')
+    array([[[-103.939, -116.779,  131.32 ]]], dtype=float32)
+
+    MobileNetV2: a white uint8 image maps to 1:
+
+    >>> preprocess_for_backbone(np.full((2, 2, 3), 255, np.uint8), 'mobilenet_v2')[0, 0]
+    array([1., 1., 1.], dtype=float32)
+    """
     from ._validate import as_images, restore_rank
 
     x, single = as_images(images, "images")

@@ -47,6 +47,20 @@ def encode_deltas(boxes, anchors, variances=None):
     -------
     np.ndarray (..., 4)
         The deltas ``(tx, ty, tw, th)``; :func:`decode_deltas` inverts them.
+
+    Examples
+    --------
+    An anchor centred at (1, 1) of size 2 x 2 and a box centred at (2, 2) of size 2 x 4: the centre
+    moves by half the anchor's size in x and y, the height doubles (:math:`\\log 2`):
+
+    >>> np.round(encode_deltas([1.0, 0.0, 3.0, 4.0], [0.0, 0.0, 2.0, 2.0]), 4)
+    array([0.5   , 0.5   , 0.    , 0.6931])
+
+    SSD-style variances divide each delta:
+
+    >>> np.round(encode_deltas([1.0, 0.0, 3.0, 4.0], [0.0, 0.0, 2.0, 2.0],
+    ...                        variances=(0.1, 0.1, 0.2, 0.2)), 4)
+    array([5.    , 5.    , 0.    , 3.4657])
     """
     b = as_boxes(boxes, "boxes")
     a = as_boxes(anchors, "anchors")
@@ -77,10 +91,30 @@ def decode_deltas(deltas, anchors, variances=None):
     ``tw`` and ``th`` are capped at :math:`\\log(1000/16)` before the exponential, so wild
     predictions never overflow.
 
+    Parameters
+    ----------
+    deltas : array-like (..., 4)
+        ``(tx, ty, tw, th)`` as :func:`encode_deltas` returns them.
+    anchors : array-like (..., 4)
+        ``xyxy`` anchors; shapes broadcast with ``deltas``.
+    variances : None, float or 4 floats, optional
+        The same as given to :func:`encode_deltas`.
+
     Returns
     -------
     np.ndarray (..., 4)
         ``xyxy`` boxes in the anchors' units.
+
+    Examples
+    --------
+    The deltas of :func:`encode_deltas`'s example give the box back:
+
+    >>> decode_deltas([0.5, 0.5, 0.0, np.log(2)], [0.0, 0.0, 2.0, 2.0])
+    array([1., 0., 3., 4.])
+    >>> anchors = [[0.0, 0.0, 2.0, 2.0]]
+    >>> d = encode_deltas([[1.0, 0.0, 3.0, 4.0]], anchors, variances=0.1)
+    >>> decode_deltas(d, anchors, variances=0.1)
+    array([[1., 0., 3., 4.]])
     """
     d = as_boxes(deltas, "deltas")
     a = as_boxes(anchors, "anchors")

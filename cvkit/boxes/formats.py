@@ -141,6 +141,16 @@ def clip(boxes, image_size=None):
     Returns
     -------
     np.ndarray of the same shape.
+
+    Examples
+    --------
+    >>> clip([[-0.1, 0.2, 0.5, 1.3]])
+    array([[0. , 0.2, 0.5, 1. ]])
+
+    In pixels of a 64 x 32 image (height 64, width 32):
+
+    >>> clip([[-5, 10, 40, 70]], image_size=(64, 32))
+    array([[ 0., 10., 32., 64.]], dtype=float32)
     """
     b = as_boxes(boxes, "boxes")
     if image_size is None:
@@ -154,6 +164,20 @@ def area(boxes):
     """Area of ``xyxy`` boxes, :math:`\\max(0, x_{max}-x_{min})\\,\\max(0, y_{max}-y_{min})`.
 
     Inverted boxes have area 0.
+
+    Parameters
+    ----------
+    boxes : array-like (..., 4)
+        ``xyxy`` boxes (normalised or pixels).
+
+    Returns
+    -------
+    np.ndarray (...,)
+
+    Examples
+    --------
+    >>> area([[0, 0, 2, 3], [2, 2, 1, 1]])   # a 2 x 3 box and an inverted one
+    array([6., 0.], dtype=float32)
     """
     b = as_boxes(boxes, "boxes")
     return _area(b)

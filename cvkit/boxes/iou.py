@@ -83,6 +83,12 @@ def pairwise_iou(a, b):
     -------
     np.ndarray (N, M)
         ``out[i, j] = iou(a[i], b[j])``; 0 for degenerate boxes.
+
+    Examples
+    --------
+    >>> pairwise_iou([[0, 0, 2, 2], [1, 1, 3, 3]], [[0, 0, 2, 2], [4, 4, 5, 5]])
+    array([[1.        , 0.        ],
+           [0.14285715, 0.        ]], dtype=float32)
     """
     a = as_boxes(a, "a")
     b = as_boxes(b, "b")
@@ -121,6 +127,14 @@ def giou(a, b):
     Returns
     -------
     np.ndarray (N,)
+
+    Examples
+    --------
+    Two disjoint unit squares one unit apart: IoU 0, enclosing box 3 x 1, union 2, so
+    :math:`0 - 1/3`; and the overlapping pair of :func:`iou`, :math:`1/7 - (9 - 7)/9`:
+
+    >>> giou([[0, 0, 1, 1], [0, 0, 2, 2]], [[2, 0, 3, 1], [1, 1, 3, 3]])
+    array([-0.33333334, -0.07936507], dtype=float32)
     """
     a = as_boxes(a, "a")
     b = as_boxes(b, "b")
@@ -130,7 +144,23 @@ def giou(a, b):
 
 
 def pairwise_giou(a, b):
-    """GIoU of every box of ``a`` (N, 4) with every box of ``b`` (M, 4): an (N, M) matrix."""
+    """GIoU of every box of ``a`` (N, 4) with every box of ``b`` (M, 4): an (N, M) matrix.
+
+    Parameters
+    ----------
+    a : array-like (N, 4)
+    b : array-like (M, 4)
+
+    Returns
+    -------
+    np.ndarray (N, M)
+        ``out[i, j] = giou(a[i], b[j])``, in [-1, 1].
+
+    Examples
+    --------
+    >>> pairwise_giou([[0, 0, 1, 1]], [[0, 0, 1, 1], [2, 0, 3, 1]])
+    array([[ 1.        , -0.33333334]], dtype=float32)
+    """
     a = as_boxes(a, "a")
     b = as_boxes(b, "b")
     if a.ndim != 2 or b.ndim != 2:
@@ -183,6 +213,20 @@ def iou_tf(a, b):
 
     ``a`` and ``b`` are ``xyxy`` tensors (..., 4) that broadcast against each other. Degenerate
     boxes give 0 (``tf.math.divide_no_nan``), and so do their gradients: never NaN.
+
+    Examples
+    --------
+    >>> iou_tf([[0., 0., 2., 2.]], [[1., 1., 3., 3.]]).numpy()
+    array([0.14285715], dtype=float32)
+
+    A box of zero area has IoU 0 and a zero (not NaN) gradient:
+
+    >>> import tensorflow as tf
+    >>> b = tf.Variable([[1., 1., 1., 1.]])
+    >>> with tf.GradientTape() as tape:
+    ...     v = iou_tf([[0., 0., 2., 2.]], b)
+    >>> v.numpy(), tape.gradient(v, b).numpy()
+    (array([0.], dtype=float32), array([[0., 0., 0., 0.]], dtype=float32))
     """
     import tensorflow as tf
 
@@ -198,6 +242,11 @@ def giou_tf(a, b):
         \\mathrm{GIoU} = \\mathrm{IoU} - \\frac{|C| - |A \\cup B|}{|C|}
 
     ``1 - giou_tf(y_true, y_pred)`` is the GIoU box loss of :mod:`cvkit.models.losses`.
+
+    Examples
+    --------
+    >>> giou_tf([[0., 0., 1., 1.]], [[2., 0., 3., 1.]]).numpy()   # 0 - (3 - 2) / 3
+    array([-0.33333334], dtype=float32)
     """
     import tensorflow as tf
 
@@ -207,7 +256,14 @@ def giou_tf(a, b):
 
 
 def pairwise_iou_tf(a, b):
-    """IoU matrix (N, M) of ``xyxy`` tensors ``a`` (N, 4) and ``b`` (M, 4) in TensorFlow."""
+    """IoU matrix (N, M) of ``xyxy`` tensors ``a`` (N, 4) and ``b`` (M, 4) in TensorFlow.
+
+    Examples
+    --------
+    >>> pairwise_iou_tf([[0., 0., 2., 2.], [1., 1., 3., 3.]], [[0., 0., 2., 2.]]).numpy()
+    array([[1.        ],
+           [0.14285715]], dtype=float32)
+    """
     a, b = _tf_pair(a, b)
     if a.shape.rank != 2 or b.shape.rank != 2:
         raise ValueError(f"pairwise_iou_tf: `a` and `b` must have shape (N, 4) and (M, 4); got "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import to_numpy
 from .formats import as_boxes
 
 __all__ = ["nms"]
@@ -29,6 +30,19 @@ def nms(boxes, scores, max_output_size=100, iou_threshold=0.5, score_threshold=N
     -------
     np.ndarray (K,) int64
         Indices of the kept boxes, by decreasing score.
+
+    Examples
+    --------
+    Box 1 overlaps box 0 with IoU 0.95 / 1.05 = 0.905 and scores lower, so it is dropped; box 2
+    overlaps nothing:
+
+    >>> boxes = [[0, 0, 1, 1], [0.05, 0, 1.05, 1], [2, 2, 3, 3]]
+    >>> nms(boxes, [0.9, 0.8, 0.7])
+    array([0, 2])
+    >>> nms(boxes, [0.9, 0.8, 0.7], iou_threshold=0.95)
+    array([0, 1, 2])
+    >>> nms(boxes, [0.9, 0.8, 0.7], score_threshold=0.75)
+    array([0])
     """
     import tensorflow as tf
 
@@ -37,7 +51,7 @@ def nms(boxes, scores, max_output_size=100, iou_threshold=0.5, score_threshold=N
     b = as_boxes(boxes, "boxes")
     if b.ndim != 2:
         raise ValueError(f"`boxes` must have shape (N, 4); got {b.shape}.")
-    s = np.asarray(scores.numpy() if hasattr(scores, "numpy") else scores)
+    s = np.asarray(to_numpy(scores))
     if s.shape != (b.shape[0],):
         raise ValueError(f"`scores` must have shape ({b.shape[0]},), one score per box; got "
                          f"{s.shape}.")

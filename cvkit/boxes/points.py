@@ -22,6 +22,19 @@ def extreme_points(masks):
     -------
     np.ndarray (N, 4, 2) float32
         (x, y) of the left, top, right and bottom points (or (4, 2) for a single mask).
+
+    Examples
+    --------
+    A plus sign centred on pixel (row 2, col 2) of a 5 x 5 mask: its left tip is pixel (2, 1),
+    whose centre is at :math:`x = 1.5 / 5`, :math:`y = 2.5 / 5`:
+
+    >>> m = np.zeros((5, 5), bool)
+    >>> m[1:4, 2] = m[2, 1:4] = True
+    >>> extreme_points(m)
+    array([[0.3, 0.5],
+           [0.5, 0.3],
+           [0.7, 0.5],
+           [0.5, 0.7]], dtype=float32)
     """
     m = np.asarray(masks)
     single = m.ndim == 2

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validate import to_numpy
+
 __all__ = [
     "ExerciseError",
     "check_array",
@@ -91,10 +93,8 @@ def check_array(name, got, expected, atol=1e-5, rtol=1e-4, hint=None):
     """
     if got is None:
         raise ExerciseError(f"{name}: got None. Did you forget to `return` the result?")
-    if hasattr(got, "numpy") and not isinstance(got, np.ndarray):
-        got = got.numpy()
     try:
-        got_arr = np.asarray(got, dtype=np.float64)
+        got_arr = np.asarray(to_numpy(got), dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ExerciseError(f"{name}: expected a numeric array, got {type(got).__name__}.") from exc
     exp_arr = np.asarray(expected, dtype=np.float64)
@@ -138,7 +138,7 @@ def check_scalar(name, got, expected, atol=1e-5, rtol=1e-4, hint=None):
     """
     if got is None:
         raise ExerciseError(f"{name}: got None. Did you forget to `return` the result?")
-    arr = np.asarray(got.numpy() if hasattr(got, "numpy") else got)
+    arr = np.asarray(to_numpy(got))
     if arr.size != 1:
         raise ExerciseError(f"{name}: expected a single number, got an array of shape {arr.shape}.")
     return check_array(name, arr.reshape(()), np.asarray(expected).reshape(()), atol, rtol, hint)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import to_numpy
 from . import ExerciseError, check_array, check_scalar
 
 __all__ = ["check_total_variation", "check_tv_subgradient", "check_subgradient_step"]
@@ -56,7 +57,7 @@ def check_total_variation(total_variation):
     for h in _cases():
         got = total_variation(h.copy())
         want = ref(h)
-        arr = np.asarray(got.numpy() if hasattr(got, "numpy") else got, dtype=np.float64)
+        arr = np.asarray(to_numpy(got), dtype=np.float64)
         if arr.size == 1:
             v = float(arr.reshape(()))
             # the two usual mistakes: one direction only, squares instead of absolute values

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import to_numpy
 from . import ExerciseError, check_array, check_scalar
 
 __all__ = ["check_iou", "check_multitask_loss", "check_two_headed_model"]
@@ -98,7 +99,7 @@ def check_iou(student_fn):
             except Exception as exc:
                 raise ExerciseError(f"IoU ({what}): your function raised {type(exc).__name__}: "
                                     f"{exc}") from exc
-        got_arr = np.asarray(got.numpy() if hasattr(got, "numpy") else got, dtype=np.float64)
+        got_arr = np.asarray(to_numpy(got), dtype=np.float64)
         if got_arr.shape != (len(a),) and got_arr.size == len(a):
             got_arr = got_arr.reshape(len(a))
         if np.any(got_arr < -1e-9):
@@ -167,7 +168,7 @@ def check_multitask_loss(student_fn):
         except Exception as exc:
             raise ExerciseError(f"multitask loss (alpha={alpha}): your function raised "
                                 f"{type(exc).__name__}: {exc}") from exc
-        arr = np.asarray(got.numpy() if hasattr(got, "numpy") else got, dtype=np.float64)
+        arr = np.asarray(to_numpy(got), dtype=np.float64)
         if alpha == 0.0 and arr.size == 1 and abs(float(arr.reshape(-1)[0]) - float(l_box)) < 1e-5 \
                 and abs(float(l_box) - float(l_cls)) > 1e-3:
             raise ExerciseError("multitask loss (alpha=0): you returned the box loss; with "

@@ -7,6 +7,7 @@ takes a batch, a single image or a ``tf.data`` dataset in chunks of ``batch_size
 then a short function of those arrays. Notebooks: ``02_cam_gap_mobilenet.ipynb`` and
 ``03_gradcam_deep_dive.ipynb``.
 """
+from .._lazy import attach
 from ._core import PassResult, activations_and_gradients, clear_cache
 from ._target import LayerRef, conv_layer_candidates, find_layer
 from .cam import cam, find_cam_head
@@ -21,7 +22,7 @@ _AUGMENTED = ("random_augmentations", "augment", "warp_maps", "invert_augmentati
               "superresolution_objective", "superresolve", "SOLVERS", "augmented_grad_cam",
               "upsample_baseline", "warp_back_baseline", "synthetic_superresolution_problem")
 
-__all__ = [
+_EAGER = [
     "cam",
     "grad_cam",
     "grad_cam_plus_plus",
@@ -46,18 +47,8 @@ __all__ = [
     "LayerRef",
     "PassResult",
     "clear_cache",
-    # Augmented Grad-CAM (cvkit/explain/augmented/), imported on first use
-    *_AUGMENTED,
 ]
 
-
-def __getattr__(name):
-    if name in _AUGMENTED:
-        from . import augmented
-
-        return getattr(augmented, name)
-    raise AttributeError(f"module 'cvkit.explain' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+# Augmented Grad-CAM (cvkit/explain/augmented/) imports TensorFlow: loaded on first use
+__getattr__, __dir__, __all__ = attach(__name__, dict.fromkeys(_AUGMENTED, "augmented"),
+                                       ("augmented",), _EAGER)

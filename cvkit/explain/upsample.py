@@ -8,32 +8,16 @@ formula out, vectorised over the whole batch, and :func:`upsample_maps` is what 
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
-from .._validate import as_maps, check_bool, check_choice, to_numpy
+from .._validate import as_maps, check_bool, check_choice, check_size, to_numpy
 
 __all__ = ["bilinear_upsample", "upsample_maps", "normalize_maps", "upsample_maps_tf", "normalize_maps_tf",
            "UPSAMPLE_METHODS"]
 
 #: The interpolation methods accepted by ``upsample=`` in every explanation function.
 UPSAMPLE_METHODS = ("bilinear", "bicubic", "nearest", "bilinear_align_corners")
-
-
-def _check_size(size, name="size"):
-    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
-        size = (int(size), int(size))
-    try:
-        size = tuple(size)
-    except TypeError:
-        raise TypeError(f"`{name}` must be an int or a pair (H, W) of ints; got {size!r}.") from None
-    if len(size) != 2 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
-                                 for s in size):
-        raise TypeError(f"`{name}` must be an int or a pair (H, W) of ints; got {size!r}.")
-    if min(size) < 1:
-        raise ValueError(f"`{name}` must be positive; got {size!r}.")
-    return int(size[0]), int(size[1])
 
 
 def _coords(n_out, n_in, align_corners):
@@ -89,7 +73,7 @@ def bilinear_upsample(maps, size, align_corners=True):
         float32, (N, H, W), or (H, W) for a single map.
     """
     maps, single = as_maps(maps, "maps")
-    H, W = _check_size(size)
+    H, W = check_size(size, "size")
     if not isinstance(align_corners, (bool, np.bool_)):
         raise TypeError(f"`align_corners` must be a bool; got {align_corners!r}.")
     _, h, w = maps.shape
@@ -114,7 +98,7 @@ def upsample_maps(maps, size, method="bilinear"):
     """
     method = check_choice(method, "upsample", UPSAMPLE_METHODS)
     maps, single = as_maps(maps, "maps")
-    size = _check_size(size)
+    size = check_size(size, "size")
     if method == "bilinear":
         out = bilinear_upsample(maps, size, align_corners=False)
     elif method == "bilinear_align_corners":

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_float, check_int
+from .._validate import as_array, check_float, check_int
 
 __all__ = [
     "EXAMPLE_INPUTS",
@@ -75,14 +75,9 @@ def _check_params(params, name="params"):
 
 
 def _pair(v, name):
-    try:
-        a = np.asarray(v, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"`{name}` must be two numbers; got {v!r}.") from exc
+    a = as_array(v, name, kind="float")
     if a.shape != (2,):
         raise ValueError(f"`{name}` must be two numbers; got shape {a.shape}.")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"`{name}` must be finite; got {a.tolist()}.")
     return float(a[0]), float(a[1])
 
 

@@ -23,7 +23,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import describe, check_choice, check_float, check_int
+from .._validate import check_choice, check_float, check_int, describe, to_numpy
 
 __all__ = [
     "transposed_conv2d",
@@ -59,6 +59,14 @@ def tiny_backbone(input_shape=(64, 64, 3), width=16):
     Returns
     -------
     keras.Model (N, H, W, 3) -> (N, H/32, W/32, 4 * width)
+
+    Examples
+    --------
+    >>> model = tiny_backbone((32, 32, 3), width=4)
+    >>> model.output.shape                  # 4 * width channels at stride 32
+    (None, 1, 1, 16)
+    >>> model.get_layer('stage3_out').output.shape      # stride 8
+    (None, 4, 4, 16)
     """
     import keras
 
@@ -94,9 +102,27 @@ def transposed_conv2d(x, kernel, stride=1, padding="valid"):
     Returns
     -------
     float64 (H_o, W_o) or (H_o, W_o, C_out)
+
+    Examples
+    --------
+    The course's example: each input value stamps the kernel scaled by itself, and the stamps
+    overlap and add (the centre is :math:`0 \\cdot 3 + 1 \\cdot 2 + 2 \\cdot 1 + 3 \\cdot 0 = 4`):
+
+    >>> transposed_conv2d([[0, 1], [2, 3]], [[0, 1], [2, 3]])
+    array([[ 0.,  0.,  1.],
+           [ 0.,  4.,  6.],
+           [ 4., 12.,  9.]])
+
+    With stride 2 the 2 x 2 stamps no longer overlap:
+
+    >>> transposed_conv2d([[0, 1], [2, 3]], [[0, 1], [2, 3]], stride=2)
+    array([[0., 0., 0., 1.],
+           [0., 0., 2., 3.],
+           [0., 2., 0., 3.],
+           [4., 6., 6., 9.]])
     """
-    xa = np.asarray(x.numpy() if hasattr(x, "numpy") else x)
-    ka = np.asarray(kernel.numpy() if hasattr(kernel, "numpy") else kernel)
+    xa = np.asarray(to_numpy(x))
+    ka = np.asarray(to_numpy(kernel))
     for name, a in (("x", xa), ("kernel", ka)):
         if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
             raise TypeError(f"`{name}` must be numeric; got {describe(a)}.")
@@ -145,6 +171,32 @@ def bilinear_kernel(size, channels):
 
     .. math:: K(m, n) = \\Big(1 - \\frac{|m - c|}{f}\\Big)\\Big(1 - \\frac{|n - c|}{f}\\Big),\\quad
         f = \\lceil k/2 \\rceil,\\ c = f - 1 \\text{ (k odd) or } f - \\tfrac12 \\text{ (k even)}
+
+    Parameters
+    ----------
+    size : int
+        Kernel side :math:`k`; ``2 * factor`` for up-sampling by ``factor``.
+    channels : int
+        Each channel is up-sampled on its own (the kernel is zero between channels).
+
+    Returns
+    -------
+    np.ndarray float32 (size, size, channels, channels)
+
+    Examples
+    --------
+    For 2x up-sampling (:math:`k = 4`) the 1-D weights are :math:`(1/4, 3/4, 3/4, 1/4)`:
+
+    >>> k = bilinear_kernel(4, 1)[:, :, 0, 0]
+    >>> k[0]
+    array([0.0625, 0.1875, 0.1875, 0.0625], dtype=float32)
+
+    A ramp 0, 1, 2, 3 up-sampled 2x: every output pixel mixes its two nearest inputs 3 : 1, as
+    bilinear interpolation does (the ends fall off, because the borders are padded with zeros):
+
+    >>> ramp = np.tile([0.0, 1.0, 2.0, 3.0], (4, 1))
+    >>> transposed_conv2d(ramp, k, stride=2, padding='same')[3]
+    array([0.  , 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 2.25])
     """
     size = check_int(size, "size", minimum=1)
     channels = check_int(channels, "channels", minimum=1)
@@ -180,7 +232,9 @@ def build_fcn(num_classes, input_shape=(96, 96, 3), variant="8s", backbone="mobi
 
     Every up-sampling is a ``Conv2DTranspose`` (kernel ``2f``, stride ``f``) initialised to bilinear
     interpolation and trained with the rest; the skip score layers start at zero, so an untrained
-    FCN-16s/8s predicts exactly what FCN-32s would (as in the paper's staged training).
+    FCN-16s/8s predicts the stride-32 scores only, up-sampled in steps (``up8(up2(up2(s)))`` for
+    FCN-8s; close to, but not the same as, FCN-32s's single ``up32(s)``), as in the paper's staged
+    training.
 
     Parameters
     ----------
@@ -196,6 +250,14 @@ def build_fcn(num_classes, input_shape=(96, 96, 3), variant="8s", backbone="mobi
     Returns
     -------
     keras.Model mapping (N, H, W, 3) images in [0, 1] to (N, H, W, num_classes) logits.
+
+    Examples
+    --------
+    >>> model = build_fcn(3, (32, 32, 3), variant='8s', backbone='tiny')
+    >>> model.name, model.output.shape
+    ('fcn8s_tiny', (None, 32, 32, 3))
+    >>> model.get_layer('fuse_8').output.shape       # scores at stride 8 (32 / 8 = 4)
+    (None, 4, 4, 3)
     """
     import keras
 
@@ -244,17 +306,38 @@ def build_fcn(num_classes, input_shape=(96, 96, 3), variant="8s", backbone="mobi
 
 
 def fcn32s(num_classes, input_shape=(96, 96, 3), **kwargs):
-    """FCN-32s (see :func:`build_fcn`)."""
+    """FCN-32s (see :func:`build_fcn`): the stride-32 scores up-sampled 32x at once.
+
+    Examples
+    --------
+    >>> model = fcn32s(2, (32, 32, 3), backbone='tiny')
+    >>> model.get_layer('score_32').output.shape, model.output.shape
+    ((None, 1, 1, 2), (None, 32, 32, 2))
+    """
     return build_fcn(num_classes, input_shape, variant="32s", **kwargs)
 
 
 def fcn16s(num_classes, input_shape=(96, 96, 3), **kwargs):
-    """FCN-16s (see :func:`build_fcn`)."""
+    """FCN-16s (see :func:`build_fcn`): stride-32 scores up-sampled 2x plus stride-16 scores, then 16x.
+
+    Examples
+    --------
+    >>> model = fcn16s(2, (32, 32, 3), backbone='tiny')
+    >>> model.get_layer('fuse_16').output.shape, model.output.shape
+    ((None, 2, 2, 2), (None, 32, 32, 2))
+    """
     return build_fcn(num_classes, input_shape, variant="16s", **kwargs)
 
 
 def fcn8s(num_classes, input_shape=(96, 96, 3), **kwargs):
-    """FCN-8s (see :func:`build_fcn`)."""
+    """FCN-8s (see :func:`build_fcn`): the FCN-16s sum up-sampled 2x plus stride-8 scores, then 8x.
+
+    Examples
+    --------
+    >>> model = fcn8s(2, (32, 32, 3), backbone='tiny')
+    >>> model.get_layer('fuse_8').output.shape, model.output.shape
+    ((None, 4, 4, 2), (None, 32, 32, 2))
+    """
     return build_fcn(num_classes, input_shape, variant="8s", **kwargs)
 
 
@@ -264,11 +347,27 @@ def mask_head(input_shape=(14, 14, 16), num_classes=1, filters=64, n_convs=2):
     ``n_convs`` 3x3 convolutions (ReLU), a 2x2 stride-2 transposed convolution (ReLU) that doubles
     the resolution (14 -> 28), and a 1x1 convolution to one mask logit per class. Trained with a
     per-pixel sigmoid cross-entropy against the ground-truth mask cropped and resized to the ROI
-    (:func:`cvkit.segmentation.mask_targets`).
+    (:func:`cvkit.detection.mask_targets`).
+
+    Parameters
+    ----------
+    input_shape : (h, w, C)
+        The ROI Align features.
+    num_classes : int
+    filters : int
+        Channels of the convolutions.
+    n_convs : int >= 0
+        Number of 3x3 convolutions before the up-sampling.
 
     Returns
     -------
     keras.Model (N, h, w, C) -> (N, 2h, 2w, num_classes) logits.
+
+    Examples
+    --------
+    >>> head = mask_head((14, 14, 16), num_classes=2, filters=8)
+    >>> head.output.shape
+    (None, 28, 28, 2)
     """
     import keras
 
@@ -303,9 +402,21 @@ def pixel_mean_iou(y_true, y_pred, num_classes):
     Returns
     -------
     float
+
+    Examples
+    --------
+    Class 0: 1 pixel right, 1 missed, IoU 1/2; class 1: 2 right, 1 false alarm, IoU 2/3;
+    mean 7/12. A third class that appears nowhere is left out:
+
+    >>> y_true = np.array([[0, 0, 1, 1]])
+    >>> y_pred = np.array([[0, 1, 1, 1]])
+    >>> round(pixel_mean_iou(y_true, y_pred, 2), 6)
+    0.583333
+    >>> round(pixel_mean_iou(y_true, y_pred, 3), 6)
+    0.583333
     """
-    t = np.asarray(y_true.numpy() if hasattr(y_true, "numpy") else y_true)
-    p = np.asarray(y_pred.numpy() if hasattr(y_pred, "numpy") else y_pred)
+    t = np.asarray(to_numpy(y_true))
+    p = np.asarray(to_numpy(y_pred))
     num_classes = check_int(num_classes, "num_classes", minimum=1)
     if t.shape != p.shape:
         raise ValueError(f"`y_true` and `y_pred` must have the same shape; got {t.shape} and "

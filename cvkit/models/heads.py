@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from .._validate import check_choice, check_float, check_int
+from .._validate import check_choice, check_float, check_int, to_numpy
 from .backbones import backbone as _backbone
 from .multitask import LocalizationModel
 
@@ -192,6 +192,23 @@ def cam_classifier(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3
     -------
     keras.Model
         Probabilities (N, C).
+
+    Examples
+    --------
+    A small ResNet backbone at 64 px: its 2 x 2 x 32 last map feeds GAP and the dense layer.
+    Averaging the class activation maps :math:`M_c = \\sum_k w_k^c f_k` over the map and adding the
+    bias gives the pre-softmax scores, exactly:
+
+    >>> keras.utils.set_random_seed(0)
+    >>> model = cam_classifier(3, backbone='miniresnet', input_shape=(64, 64, 3), alpha=0.25)
+    >>> model.output.shape, tuple(model.get_layer(CAM_DENSE).kernel.shape)
+    ((None, 3), (32, 3))
+    >>> x = np.random.default_rng(0).random((1, 64, 64, 3)).astype('float32')
+    >>> f = np.asarray(keras.Model(model.input, model.get_layer('block4_out').output)(x))
+    >>> w, b = model.get_layer(CAM_DENSE).get_weights()
+    >>> cam = f[0] @ w                        # M_c(x, y), shape (2, 2, 3)
+    >>> bool(np.allclose(keras.ops.softmax(cam.mean(axis=(0, 1)) + b), model(x)[0], atol=1e-5))
+    True
     """
     num_classes = check_int(num_classes, "num_classes", minimum=1)
     dropout = _check_dropout(dropout)
@@ -288,6 +305,19 @@ def keypoint_regressor(num_keypoints, backbone="mobilenetv2", input_shape=(224, 
     keras.Model
         Output (N, K, 2) from the layer named ``'keypoints'``; compile it with
         ``loss=cvkit.models.keypoint_l2_loss``.
+
+    Examples
+    --------
+    The head starts at zero, so before training every joint sits at the box centre (0.5, 0.5):
+
+    >>> model = keypoint_regressor(4, backbone='miniresnet', input_shape=(32, 32, 3), alpha=0.25)
+    >>> model.output.shape
+    (None, 4, 2)
+    >>> keras.ops.convert_to_numpy(model(np.zeros((1, 32, 32, 3))))[0]
+    array([[0.5, 0.5],
+           [0.5, 0.5],
+           [0.5, 0.5],
+           [0.5, 0.5]], dtype=float32)
     """
     num_keypoints = check_int(num_keypoints, "num_keypoints", minimum=1)
     dropout = _check_dropout(dropout)
@@ -306,8 +336,7 @@ def keypoint_regressor(num_keypoints, backbone="mobilenetv2", input_shape=(224, 
 def _kp_boxes(keypoints, boxes):
     from ..boxes import as_boxes
 
-    kp = np.asarray(keypoints, dtype=np.float64) if not hasattr(keypoints, "numpy") \
-        else np.asarray(keypoints.numpy(), dtype=np.float64)
+    kp = to_numpy(keypoints).astype(np.float64)
     if kp.ndim != 3 or kp.shape[-1] != 2:
         raise ValueError(f"`keypoints` must have shape (N, K, 2) of (x, y); got {kp.shape}.")
     b = as_boxes(boxes, "boxes").astype(np.float64)
@@ -324,12 +353,51 @@ def normalize_keypoints(keypoints, boxes):
     """Express keypoints relative to their box: :math:`u = (x - x_{min}) / w`, likewise v.
 
     ``keypoints`` (N, K, 2) and ``boxes`` (N, 4) ``xyxy`` in the same units. Returns float32.
+
+    Parameters
+    ----------
+    keypoints : array-like (N, K, 2)
+        (x, y) of each joint.
+    boxes : array-like (N, 4)
+        One ``xyxy`` box per image, with positive width and height.
+
+    Returns
+    -------
+    np.ndarray float32 (N, K, 2)
+        (u, v), in [0, 1] inside the box.
+
+    Examples
+    --------
+    The box (10, 20)-(30, 60) is 20 wide and 40 high:
+
+    >>> normalize_keypoints([[[15, 30], [30, 60]]], [[10, 20, 30, 60]])
+    array([[[0.25, 0.25],
+            [1.  , 1.  ]]], dtype=float32)
     """
     kp, origin, size = _kp_boxes(keypoints, boxes)
     return ((kp - origin) / size).astype(np.float32)
 
 
 def denormalize_keypoints(keypoints, boxes):
-    """Inverse of :func:`normalize_keypoints`: :math:`x = x_{min} + u\\, w`."""
+    """Inverse of :func:`normalize_keypoints`: :math:`x = x_{min} + u\\, w`.
+
+    Parameters
+    ----------
+    keypoints : array-like (N, K, 2)
+        (u, v) relative to the box.
+    boxes : array-like (N, 4)
+        One ``xyxy`` box per image.
+
+    Returns
+    -------
+    np.ndarray float32 (N, K, 2)
+        (x, y) in the boxes' units.
+
+    Examples
+    --------
+    >>> denormalize_keypoints([[[0.25, 0.25], [1.0, 1.0]]], [[10, 20, 30, 60]])
+    array([[[15., 30.],
+            [30., 60.]]], dtype=float32)
+    """
     kp, origin, size = _kp_boxes(keypoints, boxes)
     return (origin + kp * size).astype(np.float32)

@@ -68,7 +68,18 @@ def _weights(sample_weight, n, dtype):
 
 @keras.saving.register_keras_serializable(package="cvkit")
 class ClassAccuracy(_MeanMetric):
-    """Fraction of images whose predicted class (argmax, or p >= 0.5 for one output) is right."""
+    """Fraction of images whose predicted class (argmax, or p >= 0.5 for one output) is right.
+
+    Examples
+    --------
+    >>> acc = ClassAccuracy()
+    >>> acc.update_state(np.array([0, 2]), np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1]]))
+    >>> float(acc.result())                    # image 2 is predicted as class 1
+    0.5
+    >>> acc.update_state(np.array([1]), np.array([[0.2, 0.7, 0.1]]))
+    >>> round(float(acc.result()), 4)          # a running mean: 2 right out of 3
+    0.6667
+    """
 
     def __init__(self, name="accuracy", dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -85,7 +96,21 @@ class ClassAccuracy(_MeanMetric):
 
 @keras.saving.register_keras_serializable(package="cvkit")
 class BoxMeanIoU(_MeanMetric):
-    """Mean IoU between predicted and true boxes, over the images that have an object."""
+    """Mean IoU between predicted and true boxes, over the images that have an object.
+
+    Examples
+    --------
+    The second image has no object (``NO_BOX``) and is left out; the first has IoU 1/7:
+
+    >>> from cvkit.models.losses import NO_BOX
+    >>> y_true = (np.array([0, 1]), np.array([[0.0, 0.0, 0.5, 0.5], NO_BOX]))
+    >>> y_pred = (np.array([[1.0, 0.0], [0.0, 1.0]]),
+    ...           np.array([[0.25, 0.25, 0.75, 0.75], [0.0, 0.0, 1.0, 1.0]]))
+    >>> miou = BoxMeanIoU()
+    >>> miou.update_state(y_true, y_pred)
+    >>> round(float(miou.result()), 6)
+    0.142857
+    """
 
     def __init__(self, name="mean_iou", dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -102,7 +127,34 @@ class BoxMeanIoU(_MeanMetric):
 
 @keras.saving.register_keras_serializable(package="cvkit")
 class CorrectLocalization(_MeanMetric):
-    """Fraction of images with the right class and :math:`\\mathrm{IoU} \\ge` ``iou_threshold``."""
+    """Fraction of images with the right class and :math:`\\mathrm{IoU} \\ge` ``iou_threshold``.
+
+    Images without an object (``NO_BOX``) count when their class is right.
+
+    Parameters
+    ----------
+    iou_threshold : float in [0, 1]
+    name : str
+    dtype : optional
+
+    Examples
+    --------
+    Image 0: right class, IoU 1. Image 1: right class, IoU 0.25. Image 2: no object, right class.
+
+    >>> from cvkit.models.losses import NO_BOX
+    >>> labels = np.array([0, 1, 1])
+    >>> boxes = np.array([[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 1.0, 1.0], NO_BOX])
+    >>> probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]])
+    >>> pred_boxes = np.array([[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 0.5, 0.5], [0.2, 0.2, 0.4, 0.4]])
+    >>> loc = CorrectLocalization()
+    >>> loc.update_state((labels, boxes), (probs, pred_boxes))
+    >>> round(float(loc.result()), 4)          # image 1 misses IoU 0.5
+    0.6667
+    >>> loc = CorrectLocalization(iou_threshold=0.25)
+    >>> loc.update_state((labels, boxes), (probs, pred_boxes))
+    >>> float(loc.result())
+    1.0
+    """
 
     def __init__(self, iou_threshold=0.5, name="correct_localization", dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -124,7 +176,23 @@ class CorrectLocalization(_MeanMetric):
 
 
 def predicted_classes(probs):
-    """Class ids from probabilities: argmax, or ``p >= 0.5`` for a single sigmoid output."""
+    """Class ids from probabilities: argmax, or ``p >= 0.5`` for a single sigmoid output.
+
+    Parameters
+    ----------
+    probs : array-like (N, C)
+
+    Returns
+    -------
+    np.ndarray int64 (N,)
+
+    Examples
+    --------
+    >>> predicted_classes([[0.2, 0.7, 0.1], [0.6, 0.3, 0.1]])
+    array([1, 0])
+    >>> predicted_classes([[0.7], [0.2]])      # one sigmoid unit
+    array([1, 0])
+    """
     p = np.asarray(probs)
     if p.ndim != 2:
         raise ValueError(f"`probs` must have shape (N, C); got {p.shape}.")
@@ -152,6 +220,20 @@ def localization_scores(labels, boxes, probs, pred_boxes, iou_threshold=0.5):
     dict
         ``accuracy``, ``mean_iou`` (over images with an object), ``correct_localization`` and
         ``iou`` (N,) per image.
+
+    Examples
+    --------
+    The images of :class:`CorrectLocalization`'s example:
+
+    >>> from cvkit.models.losses import NO_BOX
+    >>> scores = localization_scores(
+    ...     [0, 1, 1], [[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 1.0, 1.0], NO_BOX],
+    ...     [[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]],
+    ...     [[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 0.5, 0.5], [0.2, 0.2, 0.4, 0.4]])
+    >>> scores['iou']
+    array([1.  , 0.25, 0.  ])
+    >>> scores['accuracy'], scores['mean_iou'], round(scores['correct_localization'], 4)
+    (1.0, 0.625, 0.6667)
     """
     iou_threshold = check_float(iou_threshold, "iou_threshold", 0.0, 1.0)
     labels = np.asarray(labels).reshape(-1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import describe
+from .._validate import describe, to_numpy
 
 # ITU-R BT.709 luma weights, the ones scikit-image's ``rgb2gray`` uses.
 LUMA = np.array([0.2125, 0.7154, 0.0721])
@@ -44,8 +44,7 @@ def as_gray(image, name="image", keep_dtype=True):
     >>> as_gray(np.array([[True, False]]))
     array([[1, 0]], dtype=uint8)
     """
-    if hasattr(image, "numpy") and not isinstance(image, np.ndarray):
-        image = image.numpy()
+    image = to_numpy(image)
     arr = np.asarray(image)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"`{name}` must be a numeric array (uint8, float or bool); got "

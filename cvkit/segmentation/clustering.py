@@ -12,15 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import describe, check_float, check_int
+from .._validate import check_float, check_int, describe, to_numpy
 
 __all__ = ["kmeans_plus_plus", "kmeans", "KMeansSegmentation", "kmeans_segment", "slic_superpixels",
            "pixel_features"]
 
 
 def _as_points(X, name="X"):
-    if hasattr(X, "numpy") and not isinstance(X, np.ndarray):
-        X = X.numpy()
+    X = to_numpy(X)
     arr = np.asarray(X)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"`{name}` must be a numeric (N, D) array; got {describe(arr)}.")

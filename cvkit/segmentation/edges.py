@@ -30,7 +30,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import describe, check_choice, check_float, check_int
+from .._validate import check_choice, check_float, check_int, check_size, describe, to_numpy
 from ._common import as_float_gray
 
 __all__ = [
@@ -63,8 +63,7 @@ _PAD_MODES = {"constant": "constant", "reflect": "symmetric", "mirror": "reflect
 
 
 def _as_kernel(kernel, name="kernel", odd=False):
-    if hasattr(kernel, "numpy") and not isinstance(kernel, np.ndarray):
-        kernel = kernel.numpy()
+    kernel = to_numpy(kernel)
     k = np.asarray(kernel)
     if k.dtype == object or not (np.issubdtype(k.dtype, np.number) or k.dtype == bool):
         raise TypeError(f"`{name}` must be a numeric 2-D array; got {describe(k)}.")
@@ -80,15 +79,6 @@ def _as_kernel(kernel, name="kernel", odd=False):
                          f"padding='same'); got shape {k.shape}. Use padding='valid' or an "
                          "integer padding for even kernels.")
     return k
-
-
-def _pair(value, name, minimum):
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"`{name}` must be an int or a pair of ints; got {value!r}.")
-        return tuple(check_int(v, name, minimum=minimum) for v in value)
-    v = check_int(value, name, minimum=minimum)
-    return v, v
 
 
 def correlate(image, kernel, stride=1, padding="same", mode="constant", cval=0.0):
@@ -137,7 +127,7 @@ def correlate(image, kernel, stride=1, padding="same", mode="constant", cval=0.0
            [6., 8.]])
     """
     img = as_float_gray(image)
-    stride = _pair(stride, "stride", 1)
+    stride = check_size(stride, "stride", minimum=1)
     check_choice(mode, "mode", tuple(_PAD_MODES))
     cval = check_float(cval, "cval")
     if isinstance(padding, str):
@@ -148,7 +138,7 @@ def correlate(image, kernel, stride=1, padding="same", mode="constant", cval=0.0
         if not isinstance(padding, (numbers.Integral, tuple, list)):
             raise TypeError(f"`padding` must be 'same', 'valid' or a non-negative int; got "
                             f"{padding!r}.")
-        pad = _pair(padding, "padding", 0)
+        pad = check_size(padding, "padding", minimum=0)
         k = _as_kernel(kernel)
     kh, kw = k.shape
     if pad != (0, 0):
@@ -522,7 +512,7 @@ def zero_crossings(response, threshold=0.0):
     >>> zero_crossings(r, threshold=0.1)           # drops the weak crossing
     array([[False,  True, False, False, False]])
     """
-    r = np.asarray(response.numpy() if hasattr(response, "numpy") else response)
+    r = np.asarray(to_numpy(response))
     if r.ndim != 2:
         raise ValueError(f"`response` must be a 2-D map (H, W); got {describe(r)}.")
     if r.size == 0:

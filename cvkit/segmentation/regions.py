@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import describe, check_choice, check_float, check_int
+from .._validate import check_choice, check_float, check_int, describe, to_numpy
 from ._common import as_gray
 
 __all__ = ["connected_components", "region_grow", "region_properties", "region_boxes"]
 
 
 def _as_mask(mask, name="mask"):
-    if hasattr(mask, "numpy") and not isinstance(mask, np.ndarray):
-        mask = mask.numpy()
+    mask = to_numpy(mask)
     m = np.asarray(mask)
     if m.dtype == object or not (np.issubdtype(m.dtype, np.number) or m.dtype == bool):
         raise TypeError(f"`{name}` must be a bool or integer (H, W) array; got {describe(m)}.")
@@ -165,8 +164,7 @@ def region_grow(image, seed, tolerance, connectivity=2):
            [0, 0, 0],
            [0, 0, 0]])
     """
-    if hasattr(image, "numpy") and not isinstance(image, np.ndarray):
-        image = image.numpy()
+    image = to_numpy(image)
     img = np.asarray(image)
     if img.ndim == 3 and img.shape[-1] in (1, 3, 4):
         if img.dtype == object or not np.issubdtype(img.dtype, np.number):

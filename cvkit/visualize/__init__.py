@@ -2,37 +2,39 @@
 
 Every function reads arrays and returns matplotlib figures or arrays; nothing here trains.
 matplotlib is imported only when a drawing function is first used. Each name is looked up in the
-submodules on first access, so ``cvkit.visualize.draw_boxes`` and
+submodule named below on first access (:mod:`cvkit._lazy`), so ``cvkit.visualize.draw_boxes`` and
 ``cvkit.visualize.boxes.draw_boxes`` are the same function.
 """
-import importlib
-import pkgutil
+from .._lazy import attach
 
-_cache = {}
+# public name -> the submodule that draws it
+_EXPORTS = {
+    # boxes.py
+    "draw_boxes": "boxes",
+    "image_grid": "boxes",
+    "plot_localization": "boxes",
+    "plot_iou_histogram": "boxes",
+    # inside.py
+    "plot_filters": "inside",
+    "plot_feature_maps": "inside",
+    "plot_patches": "inside",
+    "plot_ascent": "inside",
+    # overlays.py
+    "overlay_heatmap": "overlays",
+    "largest_component_box": "overlays",
+    "plot_cam_box": "overlays",
+    "compare_methods": "overlays",
+    # segmentation.py
+    "overlay_labels": "segmentation",
+    "plot_threshold_histogram": "segmentation",
+    "draw_anchors": "segmentation",
+    "plot_roi_grid": "segmentation",
+    # wsol.py
+    "plot_boxacc_curves": "wsol",
+    "plot_precision_recall": "wsol",
+    "plot_activation_histogram": "wsol",
+    "draw_wsol_boxes": "wsol",
+    "plot_wsol_report": "wsol",
+}
 
-
-def _submodules():
-    return [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
-
-
-def __getattr__(name):
-    if name.startswith("__"):
-        raise AttributeError(name)
-    if name in _submodules():
-        return importlib.import_module(f"{__name__}.{name}")
-    if name not in _cache:
-        for sub in _submodules():
-            mod = importlib.import_module(f"{__name__}.{sub}")
-            if name in getattr(mod, "__all__", ()):
-                _cache[name] = getattr(mod, name)
-                break
-        else:
-            raise AttributeError(f"module 'cvkit.visualize' has no attribute {name!r}")
-    return _cache[name]
-
-
-def __dir__():
-    names = set(_submodules())
-    for sub in _submodules():
-        names.update(getattr(importlib.import_module(f"{__name__}.{sub}"), "__all__", ()))
-    return sorted(names)
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS, ('boxes', 'inside', 'overlays', 'segmentation', 'wsol'))
