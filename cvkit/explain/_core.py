@@ -60,6 +60,13 @@ class Probe:
     n_classes : int or None
     traces : int
         How many times a compiled function of this probe was traced (tests check it stays small).
+
+    Examples
+    --------
+    >>> from cvkit.models import small_cnn
+    >>> probe = get_probe(small_cnn(3, (16, 16, 3), widths=(4, 4, 4, 4)), "conv2")
+    >>> probe.n_classes, [tuple(t.shape) for t in probe.keras_model.outputs]
+    (3, [(None, 8, 8, 4), (None, 3)])
     """
 
     def __init__(self, model, target, kind, output_index, logits=True):
@@ -174,6 +181,15 @@ def get_probe(model, layer=None, output=None, kind="output", scores_only=False):
 
     ``kind='input'`` taps the layer's input instead of its output (CAM reads the map entering the
     pooling layer); ``scores_only`` builds a probe without a layer (RISE).
+
+    Examples
+    --------
+    >>> from cvkit.models import small_cnn
+    >>> model = small_cnn(3, (16, 16, 3), widths=(4, 4, 4, 4))
+    >>> get_probe(model, "conv2") is get_probe(model, "conv2")      # compiled once, then cached
+    True
+    >>> get_probe(model, scores_only=True).target is None
+    True
     """
     check_model(model)
     out_index = resolve_output(model, output)
@@ -251,7 +267,15 @@ def _upsample_method(upsample):
 
 @dataclass(frozen=True)
 class Request:
-    """One validated call of an explanation method (made by :func:`prepare`)."""
+    """One validated call of an explanation method (made by :func:`prepare`).
+
+    Examples
+    --------
+    >>> from cvkit.models import small_cnn
+    >>> req = prepare(small_cnn(2, (16, 16, 3)), np.zeros((5, 16, 16, 3)), batch_size=2)
+    >>> req.size, req.chunks()
+    ((16, 16), [(0, 2), (2, 4), (4, 5)])
+    """
 
     model: object
     x: np.ndarray            # (N, H, W, C) float32 in [0, 1]
@@ -339,7 +363,16 @@ def fix_classes(req):
 @dataclass
 class PassResult:
     """What the core pass returns: the target activations, the gradients of the class score with
-    respect to them, the logits, the class explained per image and the layer used."""
+    respect to them, the logits, the class explained per image and the layer used.
+
+    Examples
+    --------
+    >>> from cvkit.models import small_cnn
+    >>> res = activations_and_gradients(small_cnn(2, (16, 16, 3), widths=(4, 4, 4, 4)),
+    ...                                 np.zeros((1, 16, 16, 3)), class_index=0)
+    >>> res.layer, res.activations.shape, res.logits.shape, res.class_index.tolist()
+    ('relu4', (1, 2, 2, 4), (1, 2), [0])
+    """
 
     activations: np.ndarray   # (N, h, w, K)
     gradients: np.ndarray     # (N, h, w, K) or None
@@ -356,7 +389,17 @@ def _check_map_size(req, h, w):
 
 
 def run_pass(req, gradients=True):
-    """Run the compiled pass over the request's images in chunks; return a :class:`PassResult`."""
+    """Run the compiled pass over the request's images in chunks; return a :class:`PassResult`.
+
+    Examples
+    --------
+    >>> from cvkit.models import small_cnn
+    >>> req = prepare(small_cnn(2, (16, 16, 3), widths=(4, 4, 4, 4)), np.zeros((3, 16, 16, 3)),
+    ...               layer="conv3")
+    >>> res = run_pass(req, gradients=False)
+    >>> res.activations.shape, res.gradients is None
+    ((3, 4, 4, 4), True)
+    """
     fn = req.probe.gradients if gradients else req.probe.predict
     outs = [[o.numpy() for o in fn(req.x[s:e], req.class_index[s:e])] for s, e in req.chunks()]
     a = np.concatenate([o[0] for o in outs])

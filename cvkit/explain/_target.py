@@ -27,6 +27,12 @@ def conv_layer_candidates(model):
 
     These are the layers a class activation map can be read from; they are listed, in graph
     order, in the error raised for an unknown layer name.
+
+    Examples
+    --------
+    >>> from cvkit.models import small_cnn
+    >>> conv_layer_candidates(small_cnn(2, (16, 16, 3), widths=(4, 4, 4, 4)))[:3]
+    ['scale', 'conv1', 'bn1']
     """
     check_model(model)
     out = []
@@ -40,6 +46,15 @@ def conv_layer_candidates(model):
 
 
 def check_model(model):
+    """Raise unless ``model`` is a built Functional or Sequential Keras model with one input.
+
+    Examples
+    --------
+    >>> check_model("model.keras")
+    Traceback (most recent call last):
+    ...
+    TypeError: `model` must be a Keras model (keras.Model); got str.
+    """
     import keras
 
     if not isinstance(model, keras.Model):
@@ -56,6 +71,15 @@ def check_model(model):
 
 
 def candidates_message(model):
+    """The sentence listing the layers a class activation map can be read from (for errors).
+
+    Examples
+    --------
+    >>> import keras
+    >>> flat = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> candidates_message(flat)
+    'The model has no layer with a 4-D output larger than 1 x 1.'
+    """
     cands = conv_layer_candidates(model)
     shown = ", ".join(repr(c) for c in cands[-25:])
     more = f" (last 25 of {len(cands)})" if len(cands) > 25 else ""
@@ -79,6 +103,17 @@ def find_layer(model, layer=None):
     Returns
     -------
     LayerRef
+
+    Examples
+    --------
+    >>> from cvkit.models import small_cnn
+    >>> model = small_cnn(2, (32, 32, 3), widths=(4, 4, 4, 4))
+    >>> find_layer(model).name, find_layer(model, "conv2").name       # the last 4 x 4 map
+    ('relu4', 'conv2')
+    >>> find_layer(model, "probs")
+    Traceback (most recent call last):
+    ...
+    ValueError: `layer`: 'probs' has output shape (None, 2), not a 4-D (N, H, W, C) feature map; ...
     """
     check_model(model)
     refs = walk_layers(model)
@@ -105,6 +140,18 @@ def find_layer(model, layer=None):
 
 
 def resolve_output(model, output):
+    """The index of the output that scores the classes: ``output`` is None (a model with one
+    output), an index, or the name of the layer that produces it.
+
+    Examples
+    --------
+    >>> import keras
+    >>> inp = keras.Input((4,))
+    >>> two = keras.Model(inp, [keras.layers.Dense(3, name="cls")(inp),
+    ...                         keras.layers.Dense(4, name="box")(inp)])
+    >>> resolve_output(two, "box"), resolve_output(two, 0)
+    (1, 0)
+    """
     n = len(model.outputs)
     if output is None:
         if n > 1:

@@ -60,6 +60,13 @@ def find_cam_head(model, output=None):
     ValueError
         When the model does not end in global pooling -> Dense (-> softmax); the message points to
         :func:`cvkit.explain.grad_cam`, which needs no particular structure.
+
+    Examples
+    --------
+    >>> from cvkit.models import small_cnn
+    >>> pool, dense = find_cam_head(small_cnn(3, (16, 16, 3), widths=(4, 4, 4, 4)))
+    >>> pool.name, dense.name
+    ('gap', 'probs')
     """
     import keras
 
@@ -128,6 +135,23 @@ def cam(model, images, class_index=None, layer=None, upsample=True, normalize=Tr
     -------
     np.ndarray
         float32 (N, H, W), or (H, W) for a single image.
+
+    Examples
+    --------
+    >>> import keras
+    >>> import numpy as np
+    >>> from cvkit.models import small_cnn
+    >>> keras.utils.set_random_seed(0)
+    >>> model = small_cnn(3, (32, 32, 3), widths=(4, 4, 4, 8))
+    >>> x = np.random.default_rng(0).random((2, 32, 32, 3))
+    >>> cam(model, x).shape, cam(model, x, upsample=False, normalize=False).shape
+    ((2, 32, 32), (2, 4, 4))
+    >>> # the mean of M_c over the map is the class score without its bias (Eq. 2 with GAP)
+    >>> raw = cam(model, x, class_index=1, upsample=False, normalize=False)
+    >>> pooled = keras.Model(model.input, model.get_layer("gap").output)(x).numpy()
+    >>> dense = model.get_layer("probs")
+    >>> bool(np.allclose(raw.mean(axis=(1, 2)), pooled @ dense.kernel.numpy()[:, 1], atol=1e-5))
+    True
     """
     relu = check_bool(relu, "relu")
     pool, dense = find_cam_head(model, output)

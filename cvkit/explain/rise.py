@@ -82,6 +82,16 @@ def rise_masks(n_masks, image_size, grid_size=7, p=0.5, seed=0, start=0, stop=No
     -------
     np.ndarray
         float32 (stop - start, H, W) in [0, 1].
+
+    Examples
+    --------
+    >>> m = rise_masks(100, (28, 28), grid_size=7, p=0.5, seed=0)
+    >>> m.shape, float(m.min()) >= 0.0, float(m.max()) <= 1.0
+    ((100, 28, 28), True, True)
+    >>> round(float(m.mean()), 1)                 # E[M] = p
+    0.5
+    >>> bool(np.array_equal(m[10:20], rise_masks(100, (28, 28), seed=0, start=10, stop=20)))
+    True
     """
     grids, shifts, (h, w) = _draw(n_masks, image_size, grid_size, p, seed)
     stop = n_masks if stop is None else stop
@@ -143,6 +153,17 @@ def rise(model, images, class_index=None, layer=None, upsample=True, normalize=T
     -------
     np.ndarray
         float32 (N, H, W), or (H, W) for a single image.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from cvkit.models import small_cnn
+    >>> keras.utils.set_random_seed(0)
+    >>> model = small_cnn(2, (16, 16, 3), widths=(4, 4, 4, 4))
+    >>> x = np.random.default_rng(0).random((16, 16, 3))
+    >>> s = rise(model, x, n_masks=64, batch_size=32, seed=1)
+    >>> s.shape, bool(np.allclose(s, rise(model, x, n_masks=64, batch_size=16, seed=1), atol=1e-5))
+    ((16, 16), True)
     """
     if layer is not None:
         raise ValueError(f"`layer`: RISE is a black-box method and reads no layer; got {layer!r}. "
@@ -207,6 +228,16 @@ def score_cam(model, images, class_index=None, layer=None, upsample=True, normal
     -------
     np.ndarray
         float32 (N, H, W), or (H, W) for a single image.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from cvkit.models import small_cnn
+    >>> keras.utils.set_random_seed(0)
+    >>> model = small_cnn(2, (16, 16, 3), widths=(4, 4, 4, 4))
+    >>> m = score_cam(model, np.random.default_rng(0).random((2, 16, 16, 3)), layer="conv3")
+    >>> m.shape, float(m.min()) >= 0.0
+    ((2, 16, 16), True)
     """
     req = prepare(model, images, class_index, layer, upsample, normalize, batch_size, output)
     res = run_pass(req, gradients=False)        # the activations and the class of the clean image

@@ -71,6 +71,14 @@ def bilinear_upsample(maps, size, align_corners=True):
     -------
     np.ndarray
         float32, (N, H, W), or (H, W) for a single map.
+
+    Examples
+    --------
+    >>> m = np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> bilinear_upsample(m, (3, 3))              # corners kept, centre = mean of the four
+    array([[0. , 0.5, 1. ],
+           [1. , 1.5, 2. ],
+           [2. , 2.5, 3. ]], dtype=float32)
     """
     maps, single = as_maps(maps, "maps")
     H, W = check_size(size, "size")
@@ -95,6 +103,14 @@ def upsample_maps(maps, size, method="bilinear"):
     centred on the image region it sees); ``'bilinear_align_corners'`` is the course's formula;
     ``'bicubic'`` (Keys cubic, a = -0.5, half-pixel; the WSOL evaluation protocol resizes CAMs
     bicubically) and ``'nearest'`` use ``tf.image.resize``.
+
+    Examples
+    --------
+    >>> m = np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> upsample_maps(m, 4, "nearest")[0]
+    array([0., 0., 1., 1.], dtype=float32)
+    >>> upsample_maps(m, 4)[0]                    # half-pixel bilinear, as tf.image.resize
+    array([0.  , 0.25, 0.75, 1.  ], dtype=float32)
     """
     method = check_choice(method, "upsample", UPSAMPLE_METHODS)
     maps, single = as_maps(maps, "maps")
