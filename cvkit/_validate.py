@@ -60,7 +60,7 @@ def to_numpy(x):
     return np.asarray(x)
 
 
-def as_array(x, name, ndim=None, kind="numeric", finite=True, dtype=None):
+def as_array(x, name, ndim=None, kind="numeric", finite=True, dtype=None, empty_ok=True, hint=""):
     """Convert ``x`` to an array and check its rank, its dtype kind and that it is finite.
 
     Parameters
@@ -77,6 +77,10 @@ def as_array(x, name, ndim=None, kind="numeric", finite=True, dtype=None):
         Raise on NaN or infinity.
     dtype : numpy dtype, optional
         Cast the result to it.
+    empty_ok : bool
+        Whether an array with no element is accepted.
+    hint : str
+        Said after the expected rank in messages, e.g. ``"(H, W)"`` or a sentence on what to do.
 
     Examples
     --------
@@ -95,10 +99,13 @@ def as_array(x, name, ndim=None, kind="numeric", finite=True, dtype=None):
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if arr.ndim not in allowed:
             want = " or ".join(str(d) for d in allowed)
-            raise ValueError(f"`{name}` must have {want} dimensions; got {describe(arr)}.")
+            raise ValueError(f"`{name}` must have {want} dimensions {hint}; got {describe(arr)}."
+                             .replace(" ;", ";"))
     is_num = arr.dtype == bool or np.issubdtype(arr.dtype, np.number)
     if kind != "any" and not is_num:
         raise TypeError(f"`{name}` must be numeric; got dtype {arr.dtype}.")
+    if not empty_ok and arr.size == 0:
+        raise ValueError(f"`{name}` is empty: shape {arr.shape}.")
     if kind == "float" and not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
     if kind == "bool" and arr.dtype != bool:
@@ -195,12 +202,39 @@ def as_images(images, name="images", channels=(1, 3), allow_single=True, check_n
     ``uint8`` input is divided by 255; float input must already lie in [0, 1] (a small tolerance
     is allowed for rounding) and bool input maps to {0, 1}.
 
+    Parameters
+    ----------
+    images : array-like or tf.Tensor
+        A batch ``(N, H, W, C)`` or one image ``(H, W, C)``.
+    name : str
+        The argument's name, used in the error message.
+    channels : tuple of int or None
+        Allowed sizes of the last axis (None: any).
+    allow_single : bool
+        Accept one image without a batch axis.
+    check_nan : bool
+        Raise on NaN or infinity.
+
     Returns
     -------
     images : np.ndarray
         float32 array of shape (N, H, W, C).
     single : bool
         True when the caller gave one image; pass it to :func:`restore_rank`.
+
+    Examples
+    --------
+    >>> x, single = as_images(np.full((2, 2, 3), 255, np.uint8))   # one white uint8 image
+    >>> x.shape, x.dtype, float(x.max()), single
+    ((1, 2, 2, 3), dtype('float32'), 1.0, True)
+    >>> as_images(np.full((1, 2, 2, 3), 2.0))
+    Traceback (most recent call last):
+    ...
+    ValueError: `images` must be float in [0, 1] or uint8 in [0, 255]; got values in [2, 2] with dtype float64. Divide by 255 or use uint8.
+    >>> as_images(np.zeros((1, 3, 2, 2)))   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `images` must have 1 or 3 channels in the last axis (NHWC); got 2 channels ...
     """
     try:
         arr = to_numpy(images)
@@ -243,12 +277,51 @@ def as_images(images, name="images", channels=(1, 3), allow_single=True, check_n
 
 
 def restore_rank(array, single):
-    """Drop the batch axis again when the caller passed a single item."""
+    """Drop the batch axis again when the caller passed a single item.
+
+    Parameters
+    ----------
+    array : np.ndarray or tf.Tensor
+        A result with a batch axis first.
+    single : bool
+        The flag returned by :func:`as_images` or :func:`as_maps`.
+
+    Examples
+    --------
+    >>> x, single = as_images(np.zeros((4, 4, 3), np.uint8))
+    >>> maps = x.mean(axis=-1)   # (1, 4, 4): one map per image
+    >>> restore_rank(maps, single).shape, restore_rank(maps, False).shape
+    ((4, 4), (1, 4, 4))
+    """
     return array[0] if single else array
 
 
 def check_int(value, name, minimum=None, maximum=None):
-    """Return ``value`` as an int, or raise naming ``name`` and the allowed range."""
+    """Return ``value`` as an int, or raise naming ``name`` and the allowed range.
+
+    Python and NumPy integers are accepted; booleans and floats (even ``2.0``) are refused.
+
+    Parameters
+    ----------
+    value : int
+    name : str
+        The argument's name, used in the error message.
+    minimum, maximum : int, optional
+        Inclusive bounds.
+
+    Examples
+    --------
+    >>> check_int(np.int64(3), "k", minimum=1)
+    3
+    >>> check_int(0, "k", minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: `k` must be >= 1; got 0.
+    >>> check_int(2.0, "k")
+    Traceback (most recent call last):
+    ...
+    TypeError: `k` must be an integer; got float 2.0.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"`{name}` must be an integer; got {_describe(value)}.")
     value = int(value)
@@ -260,7 +333,32 @@ def check_int(value, name, minimum=None, maximum=None):
 
 
 def check_float(value, name, minimum=None, maximum=None, strict_min=False):
-    """Return ``value`` as a finite float in the allowed range, or raise naming ``name``."""
+    """Return ``value`` as a finite float in the allowed range, or raise naming ``name``.
+
+    Parameters
+    ----------
+    value : float or int
+        A real number; booleans are refused.
+    name : str
+        The argument's name, used in the error message.
+    minimum, maximum : float, optional
+        Bounds; ``maximum`` is inclusive.
+    strict_min : bool
+        Refuse ``value == minimum`` too (e.g. a standard deviation must be > 0).
+
+    Examples
+    --------
+    >>> check_float(1, "alpha")
+    1.0
+    >>> check_float(0.0, "sigma", minimum=0, strict_min=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: `sigma` must be > 0; got 0.0.
+    >>> check_float(float("nan"), "sigma")
+    Traceback (most recent call last):
+    ...
+    ValueError: `sigma` must be finite; got nan.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number; got {_describe(value)}.")
     value = float(value)
@@ -277,14 +375,48 @@ def check_float(value, name, minimum=None, maximum=None, strict_min=False):
 
 
 def check_choice(value, name, choices):
-    """Raise unless ``value`` is one of ``choices``."""
+    """Return ``value`` if it is one of ``choices``; otherwise raise, listing them.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+        The argument's name, used in the error message.
+    choices : collection
+        The allowed values.
+
+    Examples
+    --------
+    >>> check_choice("bilinear", "method", ("nearest", "bilinear"))
+    'bilinear'
+    >>> check_choice("cubic", "method", ("nearest", "bilinear"))
+    Traceback (most recent call last):
+    ...
+    ValueError: `method` must be one of ['bilinear', 'nearest']; got 'cubic'.
+    """
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {sorted(map(str, choices))}; got {value!r}.")
     return value
 
 
 def check_finite(array, name):
-    """Raise if ``array`` holds NaN or inf."""
+    """Return ``array`` as a NumPy array; raise if it holds NaN or inf.
+
+    Parameters
+    ----------
+    array : array-like
+    name : str
+        The argument's name, used in the error message.
+
+    Examples
+    --------
+    >>> check_finite([1.0, 2.0], "maps")
+    array([1., 2.])
+    >>> check_finite([1.0, np.inf], "maps")
+    Traceback (most recent call last):
+    ...
+    ValueError: `maps` contains NaN or infinite values.
+    """
     arr = np.asarray(array)
     if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
         raise ValueError(f"`{name}` contains NaN or infinite values.")
@@ -294,7 +426,31 @@ def check_finite(array, name):
 def as_maps(maps, name="maps", allow_single=True):
     """Convert heat-maps to float32 (N, H, W); a single (H, W) map is accepted.
 
-    Returns ``(maps, single)`` like :func:`as_images`.
+    Parameters
+    ----------
+    maps : array-like or tf.Tensor
+        Numeric (bool, integer or float) and finite.
+    name : str
+        The argument's name, used in the error message.
+    allow_single : bool
+        Accept one (H, W) map without a batch axis.
+
+    Returns
+    -------
+    maps : np.ndarray
+        float32 array of shape (N, H, W).
+    single : bool
+        True when the caller gave one map; pass it to :func:`restore_rank`.
+
+    Examples
+    --------
+    >>> m, single = as_maps(np.ones((3, 4), np.uint8))
+    >>> m.shape, m.dtype, single
+    ((1, 3, 4), dtype('float32'), True)
+    >>> as_maps(np.zeros((1, 2, 3, 4)))
+    Traceback (most recent call last):
+    ...
+    ValueError: `maps` must have shape (N, H, W) or a single (H, W); got an array of shape (1, 2, 3, 4) and dtype float64.
     """
     arr = to_numpy(maps)
     single = False

@@ -218,11 +218,54 @@ def _pre_activation(layer, args, kwargs):
 
 
 def probe_model(model, target, kind, linearize, output_index):
-    """Keras model: input -> [A, score] (or [score] when ``target`` is None).
+    """A model from ``model``'s inputs to ``[A, score]``: a layer's activations and the scores.
 
-    ``target`` is a LayerRef relative to ``model``; ``kind`` is 'output' (the layer's output) or
-    'input' (its input). ``linearize`` replaces a softmax/sigmoid on the scoring layer by its
-    pre-activation.
+    The probe of every explanation method (:mod:`cvkit.explain`): one pass gives the target
+    activations :math:`A` and the class scores :math:`y`, so that :math:`\\partial y^c /
+    \\partial A` is one gradient. It shares every layer (so every weight) with ``model``, and
+    reaches into nested models; the caller's model is not changed.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Functional or Sequential, possibly holding nested models.
+    target : LayerRef or None
+        The layer to read, as :func:`find_layer` returns it for ``model``; ``None`` for a probe
+        of the scores alone.
+    kind : {'output', 'input'}
+        Read the layer's output or its input as :math:`A`.
+    linearize : bool
+        Read the scores before a softmax / sigmoid of the scoring layer (the logits); see
+        :func:`logit_model`.
+    output_index : int
+        Which output of ``model`` holds the scores.
+
+    Returns
+    -------
+    keras.Model
+        Outputs ``[A, score]``, or ``[score]`` when ``target`` is None. Its inputs are a list (as
+        in ``model.inputs``): call it on ``[x]``.
+
+    Raises
+    ------
+    ValueError
+        When the layer is not connected to the scores, or is called more than once (shared).
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> x = keras.Input((4,))
+    >>> h = keras.layers.Dense(3, activation="relu", name="hidden")(x)
+    >>> model = keras.Model(x, keras.layers.Dense(2, activation="softmax", name="head")(h))
+    >>> probe = probe_model(model, find_layer(model, "hidden"), "output", True, 0)
+    >>> [tuple(t.shape) for t in probe.outputs]
+    [(None, 3), (None, 2)]
+    >>> a, score = probe([np.ones((1, 4), np.float32)])
+    >>> head = model.get_layer("head")   # the scores are h W + b, before the softmax
+    >>> bool(np.allclose(score, a.numpy() @ head.kernel.numpy() + head.bias.numpy(), atol=1e-6))
+    True
+    >>> len(probe_model(model, None, "output", True, 0).outputs)
+    1
     """
     keras = _keras()
     score_layer = output_layer(model, output_index)

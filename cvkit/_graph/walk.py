@@ -298,6 +298,41 @@ def _node(parent, layer):
 
 
 def layer_io(parent, layer, which):
+    """The symbolic input or output tensor of ``layer`` where ``parent``'s graph calls it.
+
+    A layer shared by several models has one node per call, so ``layer.input`` /
+    ``layer.output`` do not say which call is meant; this reads the call made inside ``parent``.
+
+    Parameters
+    ----------
+    parent : keras.Model
+        The functional or Sequential model whose graph calls ``layer`` (for a layer inside a
+        nested model, that nested model: :meth:`LayerRef.parent`).
+    layer : keras.layers.Layer
+    which : {'input', 'output'}
+        Read the tensor going into the layer or the one coming out of it.
+
+    Returns
+    -------
+    KerasTensor or None
+        ``None`` when the layer is not called in ``parent`` (and called more than once elsewhere),
+        or when that call takes or gives several tensors (the inputs of an ``Add``).
+
+    Examples
+    --------
+    >>> import keras
+    >>> pool = keras.layers.MaxPooling2D(2, name="pool")
+    >>> small, large = keras.Input((4, 4, 3)), keras.Input((8, 8, 3))
+    >>> m_small, m_large = keras.Model(small, pool(small)), keras.Model(large, pool(large))
+    >>> layer_io(m_large, pool, "input") is large
+    True
+    >>> [tuple(layer_io(m, pool, "output").shape) for m in (m_small, m_large)]
+    [(None, 2, 2, 3), (None, 4, 4, 3)]
+    >>> a, b = keras.Input((3,)), keras.Input((3,))
+    >>> add = keras.layers.Add()
+    >>> print(layer_io(keras.Model([a, b], add([a, b])), add, "input"))   # two inputs
+    None
+    """
     node = _node(parent, layer)
     if node is None:
         return None
@@ -306,6 +341,35 @@ def layer_io(parent, layer, which):
 
 
 def output_shape(layer, parent=None):
+    """The output shape of ``layer``, batch axis included (``None`` where it is free).
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer
+        A layer that has been called on a symbolic input (it belongs to a built model).
+    parent : keras.Model, optional
+        The model whose call of ``layer`` is meant (see :func:`layer_io`); without it, the
+        layer's own ``output``.
+
+    Returns
+    -------
+    tuple or None
+        ``None`` for a layer never called, or one with several outputs.
+
+    Examples
+    --------
+    >>> import keras
+    >>> seq = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3, name="conv")])
+    >>> output_shape(seq.get_layer("conv"), seq)   # 8 - 3 + 1 = 6, 2 filters
+    (None, 6, 6, 2)
+    >>> pool = keras.layers.MaxPooling2D(2)
+    >>> small, large = keras.Input((4, 4, 3)), keras.Input((8, 8, 3))
+    >>> m_small, m_large = keras.Model(small, pool(small)), keras.Model(large, pool(large))
+    >>> output_shape(pool, m_small), output_shape(pool, m_large)
+    ((None, 2, 2, 3), (None, 4, 4, 3))
+    >>> print(output_shape(keras.layers.Dense(3)))   # never called: no shape yet
+    None
+    """
     out = layer_io(parent, layer, "output") if parent is not None else None
     if out is None:
         try:
@@ -321,6 +385,33 @@ def output_shape(layer, parent=None):
 
 
 def output_layer(model, index=0):
+    """The layer that produces output ``index`` of ``model`` (the last layer of a Sequential).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional or Sequential model.
+    index : int
+        Which output, for a model with several (a localizer's class and box heads).
+
+    Returns
+    -------
+    keras.layers.Layer
+        A nested model when the output comes out of one (walk on with ``output_layer(layer)``).
+
+    Examples
+    --------
+    >>> import keras
+    >>> x = keras.Input((4,))
+    >>> h = keras.layers.Dense(3, name="hidden")(x)
+    >>> two = keras.Model(x, [keras.layers.Dense(2, name="cls")(h),
+    ...                       keras.layers.Dense(4, name="box")(h)])
+    >>> output_layer(two).name, output_layer(two, 1).name
+    ('cls', 'box')
+    >>> seq = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, name="last")])
+    >>> output_layer(seq).name
+    'last'
+    """
     keras = _keras()
     if isinstance(model, keras.Sequential):
         return model.layers[-1]

@@ -22,6 +22,7 @@ import numpy as np
 from .._validate import to_numpy
 
 __all__ = [
+    "call_student",
     "ExerciseError",
     "check_array",
     "check_scalar",
@@ -113,6 +114,27 @@ def check_array(name, got, expected, atol=1e-5, rtol=1e-4, hint=None):
             "entries wrong)." + (f" Hint: {hint}" if hint else ""))
     print(f"Correct: {name}")
     return True
+
+
+def call_student(fn, what, *args):
+    """Call the student's ``fn(*args)``; an error it raises becomes an :class:`ExerciseError` that
+    names ``what`` (the call and the case), except ``NotImplementedError`` (the untouched stub).
+
+    Examples
+    --------
+    >>> call_student(lambda a, b: a + b, "add(1, 2)", 1, 2)
+    3
+    >>> call_student(lambda a: a[3], "first([1])", [1])
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: first([1]) raised IndexError: list index out of range
+    """
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # the student's bug: report it with the case that caused it
+        raise ExerciseError(f"{what} raised {type(exc).__name__}: {exc}") from exc
 
 
 def check_scalar(name, got, expected, atol=1e-5, rtol=1e-4, hint=None):

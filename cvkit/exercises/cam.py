@@ -8,18 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ExerciseError, check_array
+from . import ExerciseError, call_student, check_array
 
 __all__ = ["check_cam_by_hand", "check_alpha_weights", "check_bilinear", "check_rise_average"]
-
-
-def _call(fn, name, *args):
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        raise ExerciseError(f"{name} raised {type(exc).__name__}: {exc}") from exc
 
 
 def check_cam_by_hand(cam_by_hand):
@@ -52,7 +43,7 @@ def check_cam_by_hand(cam_by_hand):
     feats = rng.random((5, 6, 8)).astype(np.float32)
     weights = rng.normal(size=(8, 3)).astype(np.float32)
     for c in (0, 2):
-        got = _call(cam_by_hand, "cam_by_hand", feats, weights, c)
+        got = call_student(cam_by_hand, "cam_by_hand", feats, weights, c)
         got_arr = np.asarray(got)
         if got_arr.shape == (5, 6) and np.allclose(got_arr, feats @ weights[:, c] / 8, atol=1e-4):
             raise ExerciseError("cam_by_hand: you averaged over the channels; CAM is the weighted "
@@ -94,7 +85,7 @@ def check_alpha_weights(alpha_weights):
 
     rng = np.random.default_rng(4)
     grads = rng.normal(size=(2, 3, 5, 4)).astype(np.float32)
-    got = _call(alpha_weights, "alpha_weights", grads)
+    got = call_student(alpha_weights, "alpha_weights", grads)
     got_arr = np.asarray(got)
     if got_arr.shape == (2, 4) and np.allclose(got_arr, grads.sum(axis=(1, 2)), atol=1e-4):
         raise ExerciseError("alpha_weights: you summed the gradients; divide by Z = h * w (the number "
@@ -145,7 +136,7 @@ def check_bilinear(bilinear):
         L = rng.random((h, w)).astype(np.float32)
         ref = tf.compat.v1.image.resize(L[None, ..., None], (H, W), method="bilinear",
                                         align_corners=True).numpy()[0, ..., 0]
-        got = _call(bilinear, "bilinear", L, H, W)
+        got = call_student(bilinear, "bilinear", L, H, W)
         got_arr = np.asarray(got)
         if got_arr.shape == (H, W):
             half = tf.image.resize(L[None, ..., None], (H, W)).numpy()[0, ..., 0]
@@ -194,7 +185,7 @@ def check_rise_average(rise_average):
     scores = rng.random(40).astype(np.float32)
     p = 0.4
     ref = np.tensordot(scores, masks, 1) / (40 * p)
-    got = _call(rise_average, "rise_average", masks, scores, p)
+    got = call_student(rise_average, "rise_average", masks, scores, p)
     got_arr = np.asarray(got)
     if got_arr.shape == ref.shape:
         if np.allclose(got_arr, ref * p, atol=1e-4):

@@ -38,7 +38,48 @@ def check_receptive_field(receptive_field_chain):
     """``receptive_field_chain(layers) -> (size, stride, offset)`` for a list of
     ``(kernel, stride, left_padding)`` layers from the input to the output, per axis:
     :math:`r_l = r_{l-1} + (k_l - 1) j_{l-1}`, :math:`j_l = j_{l-1} s_l`,
-    :math:`o_l = o_{l-1} - p_l j_{l-1}`."""
+    :math:`o_l = o_{l-1} - p_l j_{l-1}`.
+
+    Parameters
+    ----------
+    receptive_field_chain : callable
+        The student's function, called on the chains of :data:`RF_CASES` (a toy stack, a ResNet
+        stem and block, a MobileNetV2-like stack, one padded layer).
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` naming the wrong
+        number (size, stride or offset) and the rule behind it.
+
+    Examples
+    --------
+    >>> def receptive_field_chain(layers):
+    ...     size, stride, offset = 1, 1, 0
+    ...     for k, s, p in layers:
+    ...         size += (k - 1) * stride
+    ...         offset -= p * stride
+    ...         stride *= s
+    ...     return size, stride, offset
+    >>> check_receptive_field(receptive_field_chain)
+    Correct: receptive_field_chain
+    True
+
+    Multiplying the stride in first grows the size with the stride *after* the layer: for kernels
+    3, 2, 3 (strides 1, 2, 1) the size is 1 + 2 + 2 + 2 * 2 = 9 instead of 1 + 2 + 1 + 2 * 2 = 8.
+
+    >>> def stride_first(layers):
+    ...     size, stride, offset = 1, 1, 0
+    ...     for k, s, p in layers:
+    ...         stride *= s
+    ...         size += (k - 1) * stride
+    ...         offset -= p * stride
+    ...     return size, stride, offset
+    >>> check_receptive_field(stride_first)   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: receptive_field_chain([(3, 1, 0), (2, 2, 0), (3, 1, 0)]): wrong size: expected 8, got 9. Hint: the size grows by (k - 1) times the stride accumulated BEFORE this layer, not after it.
+    """
     for layers in RF_CASES:
         got = receptive_field_chain(list(layers))
         if got is None:
@@ -67,7 +108,39 @@ def check_receptive_field(receptive_field_chain):
 def check_backprop_step(backprop_step):
     """``backprop_step(params, inputs, targets, eta) -> new_params``: forward, chain rule by hand,
     and the update :math:`w \\leftarrow w - \\eta\\, \\partial E_{total} / \\partial w` of the eight
-    weights (biases unchanged, as in the worked example)."""
+    weights (biases unchanged, as in the worked example).
+
+    Parameters
+    ----------
+    backprop_step : callable
+        The student's function, called on the worked example of the notes (:math:`\\eta = 0.5`)
+        and on two random networks (:math:`\\eta = 0.3`).
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` with the first
+        wrong weight (a flipped sign, a hidden weight that misses one of the two paths and a wrong
+        output delta are named).
+
+    Examples
+    --------
+    >>> from cvkit.inside.backprop import backward, sgd_step
+    >>> check_backprop_step(lambda params, inputs, targets, eta:
+    ...                     sgd_step(params, backward(params, inputs, targets), eta))
+    Correct: backprop_step
+    True
+
+    Adding the gradient climbs the error: :math:`w_1 = 0.15 + 0.5 \\times 0.000438568`.
+
+    >>> def ascent(params, inputs, targets, eta):
+    ...     grads = backward(params, inputs, targets)
+    ...     return {k: v + eta * grads[k] if k[0] == "w" else v for k, v in params.items()}
+    >>> check_backprop_step(ascent)
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: backprop_step: wrong new w1 for inputs (0.05, 0.1): expected 0.149780716, got 0.150219284. Hint: check the sign: gradient DESCENT subtracts eta * gradient.
+    """
     from ..inside import backprop as B
 
     rng = np.random.default_rng(8)
@@ -104,8 +177,39 @@ def check_backprop_step(backprop_step):
 
 
 def check_batchnorm_forward(bn_forward):
-    """``bn_forward(x, gamma, beta, eps) -> y``: training-mode batch norm over every axis but the
-    last (channels), with the biased batch variance."""
+    r"""``bn_forward(x, gamma, beta, eps) -> y``: training-mode batch norm over every axis but the
+    last (channels), with the biased batch variance:
+    :math:`y = \gamma\, (x - \mu_B) / \sqrt{\sigma_B^2 + \epsilon} + \beta`.
+
+    Parameters
+    ----------
+    bn_forward : callable
+        The student's function, called on random (8, 3) activations and (4, 5, 5, 2) feature
+        maps with :math:`\epsilon = 10^{-3}`.
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (the unbiased
+        variance and per-position statistics of images are named).
+
+    Examples
+    --------
+    >>> def bn_forward(x, gamma, beta, eps):
+    ...     axes = tuple(range(x.ndim - 1))   # every axis but the channels
+    ...     return gamma * (x - x.mean(axes)) / np.sqrt(x.var(axes) + eps) + beta
+    >>> check_batchnorm_forward(bn_forward)
+    Correct: bn_forward on shape (8, 3)
+    Correct: bn_forward on shape (4, 5, 5, 2)
+    True
+    >>> def unbiased(x, gamma, beta, eps):
+    ...     axes = tuple(range(x.ndim - 1))
+    ...     return gamma * (x - x.mean(axes)) / np.sqrt(x.var(axes, ddof=1) + eps) + beta
+    >>> check_batchnorm_forward(unbiased)
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: bn_forward: you used the unbiased variance (ddof=1); batch norm divides by m, the number of values in the batch.
+    """
     from ..inside import batchnorm_forward
 
     rng = np.random.default_rng(3)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import to_numpy
-from . import ExerciseError, check_array, check_scalar
+from . import ExerciseError, call_student, check_array, check_scalar
 
 __all__ = ["check_iou", "check_multitask_loss", "check_two_headed_model"]
 
@@ -92,13 +92,7 @@ def check_iou(student_fn):
         a = np.asarray(a, np.float64)
         b = np.asarray(b, np.float64)
         with np.errstate(all="ignore"):
-            try:
-                got = student_fn(a.copy(), b.copy())
-            except NotImplementedError:
-                raise
-            except Exception as exc:
-                raise ExerciseError(f"IoU ({what}): your function raised {type(exc).__name__}: "
-                                    f"{exc}") from exc
+            got = call_student(student_fn, f"IoU ({what}): your function", a.copy(), b.copy())
         got_arr = np.asarray(to_numpy(got), dtype=np.float64)
         if got_arr.shape != (len(a),) and got_arr.size == len(a):
             got_arr = got_arr.reshape(len(a))
@@ -161,13 +155,8 @@ def check_multitask_loss(student_fn):
         bp = np.clip(bt + rng.normal(0, 0.1, bt.shape), 0, 1)
         bt, bp = bt.astype(np.float32), bp.astype(np.float32)
         total, l_cls, l_box = multitask_loss((labels, bt), (probs, bp), box_weight=alpha)
-        try:
-            got = student_fn(labels.copy(), probs.copy(), bt.copy(), bp.copy(), alpha)
-        except NotImplementedError:
-            raise
-        except Exception as exc:
-            raise ExerciseError(f"multitask loss (alpha={alpha}): your function raised "
-                                f"{type(exc).__name__}: {exc}") from exc
+        got = call_student(student_fn, f"multitask loss (alpha={alpha}): your function",
+                           labels.copy(), probs.copy(), bt.copy(), bp.copy(), alpha)
         arr = np.asarray(to_numpy(got), dtype=np.float64)
         if alpha == 0.0 and arr.size == 1 and abs(float(arr.reshape(-1)[0]) - float(l_box)) < 1e-5 \
                 and abs(float(l_box) - float(l_cls)) > 1e-3:

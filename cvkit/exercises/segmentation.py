@@ -10,24 +10,46 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ExerciseError, check_array, check_scalar
+from . import ExerciseError, call_student, check_array, check_scalar
 
 __all__ = ["check_otsu", "check_laplacian_convolution", "check_anchor_labels", "check_roi_pool"]
-
-
-def _call(fn, name, *args):
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # report the student's error with the case that caused it
-        raise ExerciseError(f"{name} raised {type(exc).__name__}: {exc}") from exc
 
 
 def check_otsu(otsu):
     """``otsu(gray_uint8) -> t``: Otsu's threshold of a uint8 grey image from its 256-bin histogram
     (one bin per grey level; ``t`` is the last grey level of the dark class, so the foreground is
-    ``image > t``)."""
+    ``image > t``).
+
+    Parameters
+    ----------
+    otsu : callable
+        The student's function, called on the camera man and the coins of scikit-image (every
+        other pixel), two groups of grey levels and uniform noise.
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (an off-by-one
+        threshold and a normalised value instead of a grey level are named).
+
+    Examples
+    --------
+    >>> def otsu(gray):   # maximise the between-class variance (mu_T w0 - mu)^2 / (w0 w1)
+    ...     p = np.bincount(gray.ravel(), minlength=256) / gray.size
+    ...     w0, mu = np.cumsum(p), np.cumsum(p * np.arange(256))
+    ...     between = (mu[-1] * w0 - mu) ** 2 / np.maximum(w0 * (1 - w0), 1e-12)
+    ...     return int(np.argmax(between))
+    >>> check_otsu(otsu)
+    Correct: otsu(camera)
+    Correct: otsu(coins)
+    Correct: otsu(two groups)
+    Correct: otsu(noise)
+    True
+    >>> check_otsu(lambda gray: otsu(gray) + 1)   # the first level of the bright class
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: otsu(camera): got 104, expected 103. Off by one: the threshold is the last level of the dark class (image > t is the foreground), not the first of the bright one.
+    """
     from skimage import data
 
     from ..segmentation import otsu_threshold
@@ -41,7 +63,7 @@ def check_otsu(otsu):
         "noise": rng.integers(0, 256, (30, 30)).astype(np.uint8),
     }
     for name, img in cases.items():
-        got = _call(otsu, "otsu", img.copy())
+        got = call_student(otsu, "otsu", img.copy())
         want = otsu_threshold(img)
         if got is not None and np.size(got) == 1:
             g = float(np.asarray(got))
@@ -59,7 +81,39 @@ def check_otsu(otsu):
 
 def check_laplacian_convolution(conv2d):
     """``conv2d(image, kernel) -> out``: 2-D convolution (kernel flipped) with zero padding of
-    ``k // 2`` on each side, same size as the input; applied to the Laplacian kernels."""
+    ``k // 2`` on each side, same size as the input; applied to the Laplacian kernels.
+
+    Parameters
+    ----------
+    conv2d : callable
+        The student's function, called on a random 9 x 11 image with ``LAPLACIAN_4``,
+        ``LAPLACIAN_8`` and an asymmetric 3 x 3 kernel (where convolution and correlation
+        differ).
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (a correlation
+        and a 'valid' output without padding are named).
+
+    Examples
+    --------
+    >>> from scipy import ndimage
+    >>> check_laplacian_convolution(lambda image, kernel:
+    ...                             ndimage.convolve(image, kernel, mode="constant"))
+    Correct: conv2d(image, LAPLACIAN_4)
+    Correct: conv2d(image, LAPLACIAN_8)
+    Correct: conv2d(image, an asymmetric kernel)
+    True
+
+    The Laplacian kernels are symmetric, so a correlation passes them and fails on the third:
+
+    >>> check_laplacian_convolution(lambda image, kernel:
+    ...                             ndimage.correlate(image, kernel, mode="constant"))
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: conv2d with an asymmetric kernel: you computed the correlation. A convolution flips the kernel first: kernel[::-1, ::-1].
+    """
     from ..segmentation import LAPLACIAN_4, LAPLACIAN_8, convolve, correlate
 
     rng = np.random.default_rng(3)
@@ -67,7 +121,7 @@ def check_laplacian_convolution(conv2d):
     asym = np.array([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])
     for name, k in (("LAPLACIAN_4", LAPLACIAN_4), ("LAPLACIAN_8", LAPLACIAN_8),
                     ("an asymmetric kernel", asym)):
-        got = _call(conv2d, "conv2d", img.copy(), k.copy())
+        got = call_student(conv2d, "conv2d", img.copy(), k.copy())
         want = convolve(img, k, mode="constant")
         got_arr = None if got is None else np.asarray(got, np.float64)
         if got_arr is not None and got_arr.shape == want.shape and not np.allclose(got_arr, want):
@@ -84,7 +138,39 @@ def check_laplacian_convolution(conv2d):
 def check_anchor_labels(label_fn):
     """``label_fn(iou, pos=0.7, neg=0.3) -> labels``: from the (A, G) IoU matrix, label each anchor
     1 (IoU > pos with some box, or the best anchor of some box), 0 (IoU < neg with every box and
-    not positive) or -1 (neither)."""
+    not positive) or -1 (neither).
+
+    Parameters
+    ----------
+    label_fn : callable
+        The student's function, called on the IoU matrices of 60 random anchors and 3 boxes
+        (one anchor equal to a box in the first case).
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (forgetting that
+        the best anchor of every box is positive is named).
+
+    Examples
+    --------
+    >>> def label_fn(iou, pos=0.7, neg=0.3):
+    ...     best = iou.max(axis=1)                         # each anchor's best IoU
+    ...     labels = np.where(best < neg, 0, -1)
+    ...     labels[best > pos] = 1
+    ...     labels[(iou == iou.max(axis=0)).any(axis=1)] = 1   # the best anchor of every box
+    ...     return labels
+    >>> check_anchor_labels(label_fn)
+    Correct: label_fn(case 0)
+    Correct: label_fn(case 1)
+    Correct: label_fn(case 2)
+    True
+    >>> check_anchor_labels(lambda iou, pos=0.7, neg=0.3:
+    ...                     np.where(iou.max(1) > pos, 1, np.where(iou.max(1) < neg, 0, -1)))
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: label_fn: some anchors with the highest IoU for a box are not positive. Rule 2: the best anchor of every ground-truth box is positive even when its IoU is below 0.7.
+    """
     from ..detection import label_anchors
 
     rng = np.random.default_rng(11)
@@ -100,7 +186,7 @@ def check_anchor_labels(label_fn):
 
         iou = pairwise_iou(a, g)
         want = label_anchors(a, g, ignore_cross_boundary=False)[0].astype(np.int64)
-        got = _call(label_fn, "label_fn", iou.copy())
+        got = call_student(label_fn, "label_fn", iou.copy())
         got_arr = None if got is None else np.asarray(got)
         if got_arr is not None and got_arr.shape == want.shape:
             best = np.zeros_like(want, dtype=bool)
@@ -117,7 +203,44 @@ def check_anchor_labels(label_fn):
 def check_roi_pool(pool_fn):
     """``pool_fn(region, out_h, out_w) -> pooled``: max-pool a 2-D region (h, w) into an
     ``out_h x out_w`` grid whose rows are split at ``floor(i * h / out_h)`` and columns at
-    ``floor(j * w / out_w)``."""
+    ``floor(j * w / out_w)``.
+
+    Parameters
+    ----------
+    pool_fn : callable
+        The student's function, called on the notes' 7 x 5 region (pooled to 2 x 2) and on
+        random 9 x 6 and 10 x 10 regions.
+
+    Returns
+    -------
+    bool
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` with the first
+        wrong cell.
+
+    Examples
+    --------
+    >>> def pool_fn(region, out_h, out_w, reduce=np.max):
+    ...     h, w = region.shape
+    ...     rows = [i * h // out_h for i in range(out_h + 1)]
+    ...     cols = [j * w // out_w for j in range(out_w + 1)]
+    ...     return np.array([[reduce(region[rows[i]:rows[i + 1], cols[j]:cols[j + 1]])
+    ...                       for j in range(out_w)] for i in range(out_h)])
+    >>> check_roi_pool(pool_fn)
+    Correct: pool_fn(the notes' 7x5 region, 2, 2)
+    Correct: pool_fn(a 9x6 region, 3, 2)
+    Correct: pool_fn(a 10x10 region, 7, 7)
+    True
+
+    Averaging instead: the notes' top-left section (rows 0-1, columns 0-2) has the maximum
+    0.85 and the mean (0.85 + 0.34 + 0.76 + 0.32 + 0.74 + 0.21) / 6 = 0.536667.
+
+    >>> def mean_pool(region, out_h, out_w):
+    ...     return pool_fn(region, out_h, out_w, reduce=np.mean)
+    >>> check_roi_pool(mean_pool)   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: pool_fn(the notes' 7x5 region, 2, 2): wrong value at index (0, 0): expected 0.85, got 0.536667 (4 of 4 entries wrong). Hint: ...
+    """
     from ..detection import roi_pool
 
     notes = np.array([[0.85, 0.34, 0.76, 0.84, 0.29, 0.75, 0.62],
@@ -131,7 +254,7 @@ def check_roi_pool(pool_fn):
     for name, reg, oh, ow in cases:
         h, w = reg.shape
         want = roi_pool(reg.astype(np.float32), [0, 0, w, h], (oh, ow))[0].astype(np.float64)
-        got = _call(pool_fn, "pool_fn", reg.copy(), oh, ow)
+        got = call_student(pool_fn, "pool_fn", reg.copy(), oh, ow)
         check_array(f"pool_fn({name}, {oh}, {ow})", got, want, atol=1e-6,
                     hint="rows of section i: floor(i*h/out_h) .. floor((i+1)*h/out_h) (end "
                          "excluded); take the max of each section")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ExerciseError, check_scalar
+from . import ExerciseError, call_student, check_scalar
 
 __all__ = ["check_inclusive_iou", "check_box_acc_at_threshold", "box_acc_cases"]
 
@@ -80,12 +80,7 @@ def check_inclusive_iou(iou_fn):
     if not callable(iou_fn):
         raise ExerciseError(f"pass your function itself, not {type(iou_fn).__name__}.")
     for a, b, what in _IOU_CASES:
-        try:
-            got = iou_fn(np.array(a), np.array(b))
-        except NotImplementedError:
-            raise
-        except Exception as exc:  # the student's bug: report it with the case
-            raise ExerciseError(f"iou({a}, {b}) raised {type(exc).__name__}: {exc}") from exc
+        got = call_student(iou_fn, f"iou({a}, {b})", np.array(a), np.array(b))
         exp = _ref_iou(a, b)
         hint = ("with inclusive pixel boxes every side is x1 - x0 + 1 pixels long, and an empty "
                 "overlap must give 0, not a negative area: clip each overlap side at 0.")
@@ -186,13 +181,7 @@ def check_box_acc_at_threshold(box_acc_fn):
     if not callable(box_acc_fn):
         raise ExerciseError(f"pass your function itself, not {type(box_acc_fn).__name__}.")
     for cams, gts, tau, d, what in box_acc_cases():
-        try:
-            got = box_acc_fn(cams, gts, tau, d)
-        except NotImplementedError:
-            raise
-        except Exception as exc:
-            raise ExerciseError(f"box_acc raised {type(exc).__name__} on the case '{what}': "
-                                f"{exc}") from exc
+        got = call_student(box_acc_fn, f"box_acc on the case '{what}'", cams, gts, tau, d)
         exp = max_box_acc(cams, gts, iou_thresholds=(d,), thresholds=[tau]).accuracy[0, 0]
         hint = ("use boxes_from_cam(cam, tau) (largest region, strictly above the threshold), take "
                 "the best IoU over the image's true boxes, count IoU >= iou_threshold and return a "

@@ -71,6 +71,32 @@ def load_model(path, **kwargs):
 
     A model saved with ``model.save('model.keras')`` comes back with identical predictions (and,
     for a compiled :class:`LocalizationModel`, its optimizer state and loss settings).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.keras`` file.
+    **kwargs
+        Passed to ``keras.models.load_model`` (``compile``, ``safe_mode``).
+
+    Returns
+    -------
+    keras.Model
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import keras, numpy as np
+    >>> from cvkit.models import ImagePreprocess
+    >>> model = keras.Sequential([keras.Input((3,)), ImagePreprocess("tf", name="pre")])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     model.save(Path(tmp) / "pre.keras")
+    ...     back = load_model(Path(tmp) / "pre.keras")
+    >>> type(back.get_layer("pre")).__name__, back.get_layer("pre").mode
+    ('ImagePreprocess', 'tf')
+    >>> back.predict(np.array([[0.0, 0.5, 1.0]]), verbose=0)   # x' = 2 x - 1
+    array([[-1.,  0.,  1.]], dtype=float32)
     """
     import keras
 

@@ -89,6 +89,7 @@ class ClassAccuracy(_MeanMetric):
             else (y_true, None)
         probs, _ = _split(y_pred, "y_pred") if isinstance(y_pred, (dict, tuple, list)) \
             else (y_pred, None)
+        probs = tf.convert_to_tensor(probs)
         pc = _pred_class(probs)
         tc = _true_class(labels, probs.shape[-1])
         self._accumulate(tf.equal(pc, tc), _weights(sample_weight, tf.size(pc), self.dtype))
@@ -116,13 +117,19 @@ class BoxMeanIoU(_MeanMetric):
         super().__init__(name=name, dtype=dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        _, b_true = _split(y_true, "y_true")
-        _, b_pred = _split(y_pred, "y_pred")
-        b_pred = tf.cast(b_pred, self.dtype)
-        b_true = tf.cast(b_true, self.dtype)
-        mask = box_mask(b_true)
-        iou = _boxes.iou_tf(tf.where(mask[:, None] > 0, b_true, 0.0), b_pred)
+        _, _, iou, mask = _box_ious(y_true, y_pred, self.dtype)
         self._accumulate(iou, mask * _weights(sample_weight, tf.shape(mask)[0], self.dtype))
+
+
+def _box_ious(y_true, y_pred, dtype):
+    """(labels, probs, IoU per image, 1 where the image has an object) of a localizer's batch;
+    an image without an object (``NO_BOX``) gets IoU 0 and mask 0."""
+    labels, b_true = _split(y_true, "y_true")
+    probs, b_pred = _split(y_pred, "y_pred")
+    b_true = tf.cast(b_true, dtype)
+    mask = box_mask(b_true)
+    iou = _boxes.iou_tf(tf.where(mask[:, None] > 0, b_true, 0.0), tf.cast(b_pred, dtype))
+    return labels, probs, iou, mask
 
 
 @keras.saving.register_keras_serializable(package="cvkit")
@@ -161,12 +168,8 @@ class CorrectLocalization(_MeanMetric):
         self.iou_threshold = check_float(iou_threshold, "iou_threshold", 0.0, 1.0)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        labels, b_true = _split(y_true, "y_true")
-        probs, b_pred = _split(y_pred, "y_pred")
-        b_pred = tf.cast(b_pred, self.dtype)
-        b_true = tf.cast(b_true, self.dtype)
-        mask = box_mask(b_true)
-        iou = _boxes.iou_tf(tf.where(mask[:, None] > 0, b_true, 0.0), b_pred)
+        labels, probs, iou, mask = _box_ious(y_true, y_pred, self.dtype)
+        probs = tf.convert_to_tensor(probs)
         hit = (iou >= self.iou_threshold) | (mask == 0)
         right = tf.equal(_pred_class(probs), _true_class(labels, probs.shape[-1]))
         self._accumulate(right & hit, _weights(sample_weight, tf.shape(mask)[0], self.dtype))

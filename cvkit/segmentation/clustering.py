@@ -12,26 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import check_float, check_int, describe, to_numpy
+from .._validate import as_array, check_float, check_int
 
 __all__ = ["kmeans_plus_plus", "kmeans", "KMeansSegmentation", "kmeans_segment", "slic_superpixels",
            "pixel_features"]
 
 
 def _as_points(X, name="X"):
-    X = to_numpy(X)
-    arr = np.asarray(X)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"`{name}` must be a numeric (N, D) array; got {describe(arr)}.")
-    if arr.ndim != 2:
-        raise ValueError(f"`{name}` must be a table of points (N, D); got {describe(arr)}. "
-                         "Reshape an image with image.reshape(-1, C).")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"`{name}` is empty: shape {arr.shape}.")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"`{name}` contains NaN or infinite values.")
-    return arr
+    return as_array(X, name, ndim=2, kind="float", dtype=np.float64, empty_ok=False,
+                    hint="(a table of points N x D: reshape an image with image.reshape(-1, C))")
 
 
 def _sq_dist(XT, x2, C):

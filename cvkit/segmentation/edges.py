@@ -30,7 +30,8 @@ import numbers
 
 import numpy as np
 
-from .._validate import check_choice, check_float, check_int, check_size, describe, to_numpy
+from .._validate import (as_array, check_choice, check_float, check_int, check_size, describe,
+                         to_numpy)
 from ._common import as_float_gray
 
 __all__ = [
@@ -63,17 +64,8 @@ _PAD_MODES = {"constant": "constant", "reflect": "symmetric", "mirror": "reflect
 
 
 def _as_kernel(kernel, name="kernel", odd=False):
-    kernel = to_numpy(kernel)
-    k = np.asarray(kernel)
-    if k.dtype == object or not (np.issubdtype(k.dtype, np.number) or k.dtype == bool):
-        raise TypeError(f"`{name}` must be a numeric 2-D array; got {describe(k)}.")
-    if k.ndim != 2:
-        raise ValueError(f"`{name}` must be a 2-D array (kh, kw); got {describe(k)}.")
-    if k.size == 0:
-        raise ValueError(f"`{name}` is empty: shape {k.shape}. A kernel needs at least one tap.")
-    k = k.astype(np.float64)
-    if not np.all(np.isfinite(k)):
-        raise ValueError(f"`{name}` contains NaN or infinite values.")
+    k = as_array(kernel, name, ndim=2, kind="float", dtype=np.float64, empty_ok=False,
+                 hint="(kh, kw)")
     if odd and (k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0):
         raise ValueError(f"`{name}` must have odd sides so that it has a centre pixel (needed for "
                          f"padding='same'); got shape {k.shape}. Use padding='valid' or an "

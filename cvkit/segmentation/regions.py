@@ -13,24 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_choice, check_float, check_int, describe, to_numpy
+from .._validate import as_array, check_choice, check_float, check_int, to_numpy
 from ._common import as_gray
 
 __all__ = ["connected_components", "region_grow", "region_properties", "region_boxes"]
 
 
 def _as_mask(mask, name="mask"):
-    mask = to_numpy(mask)
-    m = np.asarray(mask)
-    if m.dtype == object or not (np.issubdtype(m.dtype, np.number) or m.dtype == bool):
-        raise TypeError(f"`{name}` must be a bool or integer (H, W) array; got {describe(m)}.")
-    if m.ndim != 2:
-        raise ValueError(f"`{name}` must be a 2-D mask (H, W); got {describe(m)}.")
-    if m.size == 0:
-        raise ValueError(f"`{name}` is empty: shape {m.shape}.")
-    if np.issubdtype(m.dtype, np.floating) and not np.all(np.isfinite(m)):
-        raise ValueError(f"`{name}` contains NaN or infinite values.")
-    return m
+    return as_array(mask, name, ndim=2, empty_ok=False, hint="(a mask H x W)")
 
 
 def _edges(values, fg, connectivity):

@@ -24,24 +24,11 @@ def run(ctx):
 
     Examples
     --------
-    >>> from cvkit.tour import SECTIONS
-    >>> dict(SECTIONS)["augmented"]
-    'Augmented Grad-CAM: heat-map super-resolution'
-
-    Run on its own into a temporary folder (skipped here: it runs three super-resolution solvers and
+    Run on its own, into ``gallery/`` (skipped here: it runs three super-resolution solvers and
     Augmented Grad-CAM on the zoo's MobileNetV2, half a minute on two CPU cores):
 
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from cvkit.tour import TourContext
-    >>> with tempfile.TemporaryDirectory() as tmp:   # doctest: +SKIP
-    ...     ctx = TourContext(Path(tmp), quick=True, section="augmented")
-    ...     run(ctx)
-    ...     for _, name, _ in ctx.figures:
-    ...         print(name)
-    augmented_superresolution.png
-    augmented_convergence.png
-    augmented_classifier.png
+    >>> from cvkit.tour import run_tour
+    >>> run_tour("gallery", quick=True, only=["augmented"])   # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
     from scipy import ndimage

@@ -20,26 +20,14 @@ def run(ctx):
 
     Examples
     --------
-    >>> from cvkit.tour import SECTIONS
-    >>> dict(SECTIONS)["cam"]
-    'Class activation maps'
     >>> ZOO_NAME, RECIPE_TAU
     ('shapes_cam_mobilenetv2_s8', 0.5)
 
-    Run on its own into a temporary folder (skipped here: it loads the zoo's MobileNetV2 and runs
+    Run on its own, into ``gallery/`` (skipped here: it loads the zoo's MobileNetV2 and runs
     seven explanation methods, RISE and Score-CAM among them, half a minute on two CPU cores):
 
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from cvkit.tour import TourContext
-    >>> with tempfile.TemporaryDirectory() as tmp:   # doctest: +SKIP
-    ...     ctx = TourContext(Path(tmp), quick=True, section="cam")
-    ...     run(ctx)
-    ...     for _, name, _ in ctx.figures:
-    ...         print(name)
-    cam_family.png
-    cam_box.png
-    cam_upsample.png
+    >>> from cvkit.tour import run_tour
+    >>> run_tour("gallery", quick=True, only=["cam"])   # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
 

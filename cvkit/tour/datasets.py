@@ -22,26 +22,12 @@ def run(ctx):
 
     Examples
     --------
-    >>> from cvkit.tour import SECTIONS
-    >>> dict(SECTIONS)["datasets"]
-    'Datasets and preprocessing'
-
-    Run on its own into a temporary folder (skipped here: it builds the tf.data pipeline and
+    Run on its own, into ``gallery/`` (skipped here: it builds the tf.data pipeline and
     trains the same small MLP twice, on raw and on standardised pixels, several seconds on two
     CPU cores):
 
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from cvkit.tour import TourContext
-    >>> with tempfile.TemporaryDirectory() as tmp:   # doctest: +SKIP
-    ...     ctx = TourContext(Path(tmp), quick=True, section="datasets")
-    ...     run(ctx)
-    ...     for _, name, _ in ctx.figures:
-    ...         print(name)
-    datasets_shapes.png
-    datasets_augmentation.png
-    datasets_normalisation.png
-    datasets_why_normalise_and_leak.png
+    >>> from cvkit.tour import run_tour
+    >>> run_tour("gallery", quick=True, only=["datasets"])   # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
 

@@ -17,9 +17,6 @@ def run(ctx):
 
     Examples
     --------
-    >>> from cvkit.tour import SECTIONS
-    >>> dict(SECTIONS)["localization"]
-    'Object localization'
     >>> ZOO_NAME
     'shapes_localizer_mobilenetv2'
 
@@ -33,21 +30,11 @@ def run(ctx):
     >>> B.iou(slid, target).tolist(), B.giou(slid, target).round(3).tolist()
     ([0.0, 0.0], [-0.143, -0.333])
 
-    Run on its own into a temporary folder (skipped here: it loads the zoo's MobileNetV2
+    Run on its own, into ``gallery/`` (skipped here: it loads the zoo's MobileNetV2
     localizer and predicts 100 held-out images):
 
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from cvkit.tour import TourContext
-    >>> with tempfile.TemporaryDirectory() as tmp:   # doctest: +SKIP
-    ...     ctx = TourContext(Path(tmp), quick=True, section="localization")
-    ...     run(ctx)
-    ...     for _, name, _ in ctx.figures:
-    ...         print(name)
-    localization_iou_giou.png
-    localization_predictions.png
-    localization_iou_histogram.png
-    localization_hardest.png
+    >>> from cvkit.tour import run_tour
+    >>> run_tour("gallery", quick=True, only=["localization"])   # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
 

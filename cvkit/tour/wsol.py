@@ -23,25 +23,11 @@ def run(ctx):
 
     Examples
     --------
-    >>> from cvkit.tour import SECTIONS
-    >>> dict(SECTIONS)["wsol"]
-    'Weakly-supervised localization evaluation'
-
-    Run on its own into a temporary folder (skipped here: it loads the zoo's MobileNetV2 and
+    Run on its own, into ``gallery/`` (skipped here: it loads the zoo's MobileNetV2 and
     explains and scores 48 held-out images with CAM and Grad-CAM):
 
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from cvkit.tour import TourContext
-    >>> with tempfile.TemporaryDirectory() as tmp:   # doctest: +SKIP
-    ...     ctx = TourContext(Path(tmp), quick=True, section="wsol")
-    ...     run(ctx)
-    ...     for _, name, _ in ctx.figures:
-    ...         print(name)
-    wsol_curves.png
-    wsol_histograms.png
-    wsol_boxes.png
-    wsol_table.png
+    >>> from cvkit.tour import run_tour
+    >>> run_tour("gallery", quick=True, only=["wsol"])   # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
 
