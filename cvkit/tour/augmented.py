@@ -30,14 +30,20 @@ def run(ctx):
     >>> from cvkit.tour import run_tour
     >>> run_tour("gallery", quick=True, only=["augmented"])   # doctest: +SKIP
     """
+    n_aug = 12 if ctx.quick else 32
+    results = _known_answer(ctx, n_aug)
+    _convergence(ctx, results)
+    _on_classifier(ctx, n_aug)
+
+
+def _known_answer(ctx, n_aug, size=64, cells=4):
+    """Figure 1: a known map seen through n_aug coarse views, recovered by the three solvers."""
     import matplotlib.pyplot as plt
     from scipy import ndimage
 
     from ..datasets import shapes
     from ..explain import augmented as A
 
-    size, cells = 64, 4
-    n_aug = 12 if ctx.quick else 32
     ds = shapes(1, image_size=size, seed=ctx.seed + 1, scale=(0.4, 0.8), distractors=(0, 1),
                 min_contrast=0.5)
     truth = ndimage.gaussian_filter(ds.masks[0].astype(np.float32), 1.0)
@@ -45,14 +51,11 @@ def run(ctx):
     params = A.random_augmentations(n_aug, 0.5, 8, seed=ctx.seed)
     op = A.AugmentationOperator(params, size, cells)
     g = op(truth)
-
-    results = {}
     runs = (("subgradient", 150 if ctx.quick else 400), ("adam", None),
             ("fista", 60 if ctx.quick else 100))
-    for solver, iters in ctx.progress(runs, "solvers"):
-        results[solver] = A.superresolve(g, params, size, solver=solver, iterations=iters,
-                                         operator=op)
-
+    results = {solver: A.superresolve(g, params, size, solver=solver, iterations=iters,
+                                      operator=op)
+               for solver, iters in ctx.progress(runs, "solvers")}
     maps = [("truth", truth), ("one 4x4 view", g[0]),
             ("bilinear", A.upsample_baseline(g, size)),
             ("mean of warped-back", A.warp_back_baseline(g, params, size, "mean")),
@@ -66,6 +69,12 @@ def run(ctx):
     ctx.save(fig, "superresolution",
              f"known answer: {n_aug} coarse 4x4 views (factor 16) of a 64 px map, recovered by "
              "TV-regularised inversion vs bilinear up-sampling and the warped-back mean (PSNR)")
+    return results
+
+
+def _convergence(ctx, results):
+    """Figure 2: best objective against time for the three solvers."""
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4.8, 3.4))
     for solver, (_, info) in results.items():
@@ -77,9 +86,14 @@ def run(ctx):
              "the same convex objective by subgradient descent, the authors' 200 Adam steps and "
              "FISTA with a TV proximal step: best objective against time")
 
-    # on a real classifier: the zoo's fine-map MobileNetV2 (16 x 16 maps at 128 px)
-    from ..explain.gradcam import grad_cam
-    from ..explain.upsample import normalize_maps
+
+def _on_classifier(ctx, n_aug):
+    """Figure 3: the zoo's fine-map MobileNetV2 (16 x 16 maps at 128 px), Grad-CAM against
+    Augmented Grad-CAM and the converged solution, with MaxBoxAcc."""
+    import matplotlib.pyplot as plt
+
+    from ..explain import augmented as A
+    from ..explain import grad_cam, normalize_maps
     from ..models import pretrained, zoo_data
     from ..wsol import max_box_acc, pixel_boxes
 

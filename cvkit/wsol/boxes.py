@@ -121,7 +121,7 @@ def peak_in_box(maps, boxes, field=None, image_size=None):
     Two readings of "where is the maximum":
 
     * ``field=None``: ``maps`` are up-sampled to the image and the arg-max pixel is tested;
-    * ``field`` given (a :class:`cvkit.visualize.features.ReceptiveField`, or anything with
+    * ``field`` given (a :class:`cvkit.inside.ReceptiveField`, or anything with
       ``size_yx``, ``stride_yx``, ``offset_yx``): ``maps`` are the raw (h, w) maps of that layer
       and the arg-max *cell* (r, c) is placed at the centre of its receptive field,
       :math:`y = o_y + r s_y + (k_y - 1)/2` (likewise x), the image point that cell looks at.
