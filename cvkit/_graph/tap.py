@@ -243,8 +243,8 @@ def probe_model(model, target, kind, linearize, output_index):
     Returns
     -------
     keras.Model
-        Outputs ``[A, score]``, or ``[score]`` when ``target`` is None. Its inputs are a list (as
-        in ``model.inputs``): call it on ``[x]``.
+        Outputs ``[A, score]``, or ``[score]`` when ``target`` is None; called on the image
+        batch ``x``.
 
     Raises
     ------
@@ -260,7 +260,7 @@ def probe_model(model, target, kind, linearize, output_index):
     >>> probe = probe_model(model, find_layer(model, "hidden"), "output", True, 0)
     >>> [tuple(t.shape) for t in probe.outputs]
     [(None, 3), (None, 2)]
-    >>> a, score = probe([np.ones((1, 4), np.float32)])
+    >>> a, score = probe(np.ones((1, 4), np.float32))
     >>> head = model.get_layer("head")   # the scores are h W + b, before the softmax
     >>> bool(np.allclose(score, a.numpy() @ head.kernel.numpy() + head.bias.numpy(), atol=1e-6))
     True
@@ -306,6 +306,7 @@ def probe_model(model, target, kind, linearize, output_index):
         inputs = clone.inputs
         outputs = clone.outputs
     score = outputs[output_index]
+    inputs = _one_or_list(inputs)    # a single input, not a list of one (Keras warns otherwise)
     if target is None:
         return keras.Model(inputs, [score])
     if len(captured) != 1:

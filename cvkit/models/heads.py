@@ -126,7 +126,7 @@ def localizer(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3), al
     check_choice(box_features, "box_features", ("pooled", "spatial"))
     box_hidden = check_int(box_hidden, "box_hidden", minimum=0)
     bb = _features(backbone, input_shape, alpha, weights, trainable, nested, output_stride)
-    x = _pool(bb.output, pooling)
+    x = _pool(bb.outputs[0], pooling)
     if dropout > 0:
         x = layers.Dropout(dropout, name="dropout")(x)
     # Zero-initialised heads: the first predictions are uniform class probabilities and a centred
@@ -135,7 +135,7 @@ def localizer(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3), al
     cls = layers.Dense(num_classes, activation="sigmoid" if num_classes == 1 else "softmax",
                        kernel_initializer="zeros", name="classifier")(x)
     if box_features == "spatial":
-        s = layers.Conv2D(32, 1, activation="relu", name="box_reduce")(bb.output)
+        s = layers.Conv2D(32, 1, activation="relu", name="box_reduce")(bb.outputs[0])
         s = layers.Flatten(name="box_flatten")(s)
         if dropout > 0:
             s = layers.Dropout(dropout, name="box_dropout")(s)
@@ -216,7 +216,7 @@ def cam_classifier(num_classes, backbone="mobilenetv2", input_shape=(224, 224, 3
     head_conv = check_int(head_conv, "head_conv", minimum=0)
     bb = _features(backbone, input_shape, alpha, weights, trainable, nested, output_stride,
                    output_layer)
-    x = bb.output
+    x = bb.outputs[0]
     if head_conv:
         x = layers.Conv2D(head_conv, 3, padding="same", use_bias=False, name="cam_conv")(x)
         x = layers.BatchNormalization(momentum=0.9, name="cam_bn")(x)
@@ -323,7 +323,7 @@ def keypoint_regressor(num_keypoints, backbone="mobilenetv2", input_shape=(224, 
     dropout = _check_dropout(dropout)
     check_choice(activation, "activation", ("sigmoid", "linear"))
     bb = _features(backbone, input_shape, alpha, weights, trainable, nested)
-    x = layers.GlobalAveragePooling2D(name="gap")(bb.output)
+    x = layers.GlobalAveragePooling2D(name="gap")(bb.outputs[0])
     if dropout > 0:
         x = layers.Dropout(dropout, name="dropout")(x)
     init = "zeros" if activation == "sigmoid" else keras.initializers.Constant(0.5)

@@ -43,6 +43,25 @@ def l2_box_loss(b_true, b_pred):
     """Per-image L2 (mean squared error) over the four box numbers.
 
     .. math:: \\mathcal{L}_{L2} = \\frac{1}{4} \\sum_{j=1}^{4} (b_j - \\hat b_j)^2
+
+    Parameters
+    ----------
+    b_true, b_pred : (N, 4) tensors
+        Target and predicted boxes (any one format, the same for both).
+
+    Returns
+    -------
+    (N,) tensor
+
+    Examples
+    --------
+    A box off by 0.1 on x_min and 0.2 on y_max: (0.1**2 + 0.2**2) / 4 = 0.0125.
+
+    >>> import numpy as np
+    >>> b_true = np.array([[0.0, 0.0, 0.5, 0.5]], np.float32)
+    >>> b_pred = np.array([[0.1, 0.0, 0.5, 0.3]], np.float32)
+    >>> round(float(l2_box_loss(b_true, b_pred)[0]), 6)
+    0.0125
     """
     return tf.reduce_mean(tf.square(b_true - b_pred), axis=-1)
 
@@ -57,6 +76,27 @@ def smooth_l1_box_loss(b_true, b_pred, beta=0.1):
 
     Less sensitive to outliers than L2 (the Fast R-CNN box loss). ``beta`` is in the units of the
     boxes (normalised coordinates: 0.1 is a tenth of the image side).
+
+    Parameters
+    ----------
+    b_true, b_pred : (N, 4) tensors
+    beta : float
+        Where the loss turns from quadratic to linear.
+
+    Returns
+    -------
+    (N,) tensor
+
+    Examples
+    --------
+    Differences 0.05 (below beta: 0.5 * 0.05**2 / 0.1 = 0.0125) and 0.2 (above: 0.2 - 0.05 =
+    0.15): (0.0125 + 0.15) / 4 = 0.040625.
+
+    >>> import numpy as np
+    >>> b_true = np.array([[0.0, 0.0, 0.5, 0.5]], np.float32)
+    >>> b_pred = np.array([[0.05, 0.0, 0.5, 0.3]], np.float32)
+    >>> round(float(smooth_l1_box_loss(b_true, b_pred, beta=0.1)[0]), 6)
+    0.040625
     """
     d = tf.abs(b_true - b_pred)
     beta = tf.cast(beta, d.dtype)
@@ -68,6 +108,27 @@ def giou_box_loss(b_true, b_pred):
 
     Scale invariant and, unlike :math:`1 - \\mathrm{IoU}`, it still has a gradient when the boxes
     do not overlap (see :func:`cvkit.boxes.giou_tf`).
+
+    Parameters
+    ----------
+    b_true, b_pred : (N, 4) tensors
+        ``xyxy`` boxes.
+
+    Returns
+    -------
+    (N,) tensor
+
+    Examples
+    --------
+    The square [0, 0.5] x [0, 0.5] against a box shifted right by half its width (intersection 0.125,
+    union 0.375, the enclosing box is the union: GIoU = 1/3) and against a disjoint box
+    (IoU 0, union 0.375, enclosing box 0.5: GIoU = -0.125 / 0.5 = -0.25):
+
+    >>> import numpy as np
+    >>> b_true = np.array([[0.0, 0.0, 0.5, 0.5]] * 2, np.float32)
+    >>> b_pred = np.array([[0.25, 0.0, 0.75, 0.5], [0.75, 0.0, 1.0, 0.5]], np.float32)
+    >>> giou_box_loss(b_true, b_pred).numpy().round(6)
+    array([0.666667, 1.25    ], dtype=float32)
     """
     return 1.0 - _boxes.giou_tf(b_true, b_pred)
 
@@ -76,17 +137,35 @@ BOX_LOSSES = {"l2": l2_box_loss, "mse": l2_box_loss, "smooth_l1": smooth_l1_box_
               "giou": giou_box_loss}
 
 
-def _box_loss_fn(name):
+def _box_loss_fn(name, arg="box_loss"):
     if callable(name):
         return name
     if name not in BOX_LOSSES:
-        raise ValueError(f"`box_loss` must be one of {sorted(BOX_LOSSES)} or a callable "
+        raise ValueError(f"`{arg}` must be one of {sorted(BOX_LOSSES)} or a callable "
                          f"(b_true, b_pred) -> per-image loss; got {name!r}.")
     return BOX_LOSSES[name]
 
 
 def box_mask(b_true):
-    """1.0 for images that have a box, 0.0 for "no object" rows (degenerate, e.g. NO_BOX, or NaN)."""
+    """1.0 for images that have a box, 0.0 for "no object" rows (degenerate, e.g. NO_BOX, or NaN).
+
+    Parameters
+    ----------
+    b_true : (N, 4) tensor
+        ``xyxy`` target boxes.
+
+    Returns
+    -------
+    (N,) tensor
+        Of the dtype of ``b_true``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> b_true = np.array([[0, 0, 0.5, 0.5], NO_BOX, [np.nan] * 4, [0.5, 0, 0.5, 1]], np.float32)
+    >>> box_mask(b_true).numpy()   # the last box has zero width
+    array([1., 0., 0., 0.], dtype=float32)
+    """
     finite = tf.reduce_all(tf.math.is_finite(b_true), axis=-1)
     safe = tf.where(tf.math.is_finite(b_true), b_true, tf.zeros_like(b_true))
     valid = (safe[..., 2] > safe[..., 0]) & (safe[..., 3] > safe[..., 1]) & finite
@@ -103,8 +182,35 @@ def box_loss(b_true, b_pred, kind="l2", sample_weight=None, normalizer=None):
     A batch without any box gives 0 (and a zero gradient), never NaN. ``normalizer`` replaces the
     denominator (the training step of a distributed model passes the number of boxes over all
     replicas, so that every box weighs the same whichever replica it lands on).
+
+    Parameters
+    ----------
+    b_true, b_pred : (N, 4) tensors
+        Target and predicted ``xyxy`` boxes; "no object" rows of ``b_true`` are masked out.
+    kind : {'l2', 'mse', 'smooth_l1', 'giou'} or callable
+        The per-image loss :math:`\\ell`, or a function ``(b_true, b_pred) -> (N,)``.
+    sample_weight : (N,), optional
+    normalizer : scalar, optional
+        The denominator (default: the number of images with a box, at least 1).
+
+    Returns
+    -------
+    scalar tensor
+
+    Examples
+    --------
+    The second image has no object: only the first counts, with the L2 loss 0.0125 of
+    :func:`l2_box_loss`, divided by one box.
+
+    >>> import numpy as np
+    >>> b_true = np.array([[0.0, 0.0, 0.5, 0.5], NO_BOX], np.float32)
+    >>> b_pred = np.array([[0.1, 0.0, 0.5, 0.3], [0.3, 0.3, 0.6, 0.6]], np.float32)
+    >>> round(float(box_loss(b_true, b_pred)), 6)
+    0.0125
+    >>> float(box_loss(np.array([NO_BOX, NO_BOX], np.float32), b_pred))   # no box: 0, not NaN
+    0.0
     """
-    fn = _box_loss_fn(kind)
+    fn = _box_loss_fn(kind, "kind")
     b_pred = tf.convert_to_tensor(b_pred)
     b_true = tf.cast(b_true, b_pred.dtype)
     mask = box_mask(b_true)
@@ -124,6 +230,28 @@ def classification_loss(y_true, y_prob, sample_weight=None):
     ``y_prob`` (N, C) with C > 1: categorical cross-entropy
     :math:`-\\sum_c y_c \\log \\hat y_c`; ``y_true`` holds class ids (N,) or one-hot rows (N, C).
     ``y_prob`` (N, 1): binary cross-entropy, ``y_true`` in {0, 1}.
+
+    Parameters
+    ----------
+    y_true : (N,) class ids or (N, C) one-hot rows
+    y_prob : (N, C) probabilities
+    sample_weight : (N,), optional
+        Weights of the images; the weighted sum is divided by N.
+
+    Returns
+    -------
+    scalar tensor
+
+    Examples
+    --------
+    The right class gets 0.5 and 0.75: (-ln 0.5 - ln 0.75) / 2 = (0.693147 + 0.287682) / 2.
+
+    >>> import numpy as np
+    >>> y_prob = np.array([[0.5, 0.5], [0.25, 0.75]], np.float32)
+    >>> round(float(classification_loss([0, 1], y_prob)), 6)
+    0.490415
+    >>> round(float(classification_loss([1, 0], np.array([[0.5], [0.5]], np.float32))), 6)
+    0.693147
     """
     y_prob = tf.convert_to_tensor(y_prob)
     n_classes = y_prob.shape[-1]
@@ -161,6 +289,20 @@ def multitask_loss(y_true, y_pred, box_weight=1.0, cls_weight=1.0, box_loss_kind
     Returns
     -------
     total, cls, box : scalar tensors
+
+    Examples
+    --------
+    Two images, the second without an object (:data:`NO_BOX`): the classification loss is
+    -ln 0.5 = 0.693147 for both, the box loss the 0.0125 of the first image alone, and with
+    :math:`\\alpha = 2` the total is 0.693147 + 2 * 0.0125 = 0.718147.
+
+    >>> import numpy as np
+    >>> labels, b_true = [0, 1], np.array([[0.0, 0.0, 0.5, 0.5], NO_BOX], np.float32)
+    >>> probs = np.full((2, 2), 0.5, np.float32)
+    >>> b_pred = np.array([[0.1, 0.0, 0.5, 0.3], [0.3, 0.3, 0.6, 0.6]], np.float32)
+    >>> total, cls, box = multitask_loss((labels, b_true), (probs, b_pred), box_weight=2.0)
+    >>> [round(float(v), 6) for v in (total, cls, box)]
+    [0.718147, 0.693147, 0.0125]
     """
     labels, b_true = _split(y_true, "y_true")
     probs, b_pred = _split(y_pred, "y_pred")
@@ -190,6 +332,17 @@ def keypoint_l2_loss(k_true, k_pred):
     .. math:: \\mathcal{L} = \\frac{1}{K} \\sum_{i=1}^{K} \\| y_i - \\hat y_i \\|_2^2
 
     ``k_true`` and ``k_pred`` are (N, K, 2) joint coordinates (normalised to the person box).
+
+    Examples
+    --------
+    Two joints, the first off by (0.3, 0.4), a squared distance of 0.25; the mean over the joints
+    is 0.125.
+
+    >>> import numpy as np
+    >>> k_true = np.array([[[0.0, 0.0], [1.0, 1.0]]], np.float32)
+    >>> k_pred = np.array([[[0.3, 0.4], [1.0, 1.0]]], np.float32)
+    >>> keypoint_l2_loss(k_true, k_pred).numpy()
+    array([0.125], dtype=float32)
     """
     return tf.reduce_mean(tf.reduce_sum(tf.square(k_true - k_pred), axis=-1), axis=-1)
 
@@ -200,13 +353,34 @@ class BoxLoss(keras.losses.Loss):
 
     Masks "no object" rows like :func:`box_loss`. For the full multitask loss with masking and
     per-task weights, use :class:`cvkit.models.LocalizationModel`.
+
+    Keras averages the per-image losses over the whole batch, the "no object" rows counted as 0
+    (:func:`box_loss` divides by the number of boxes instead).
+
+    Parameters
+    ----------
+    kind : {'l2', 'mse', 'smooth_l1', 'giou'}
+        The per-image box loss.
+    name : str, optional
+        Default ``'<kind>_box_loss'``.
+
+    Examples
+    --------
+    The half-shifted box of :func:`giou_box_loss` (loss 2/3) and an image without an object:
+
+    >>> import numpy as np
+    >>> loss = BoxLoss("giou")
+    >>> b_true = np.array([[0.0, 0.0, 0.5, 0.5], NO_BOX], np.float32)
+    >>> b_pred = np.array([[0.25, 0.0, 0.75, 0.5], [0.3, 0.3, 0.6, 0.6]], np.float32)
+    >>> loss.name, round(float(loss(b_true, b_pred)), 6)   # (2/3 + 0) / 2
+    ('giou_box_loss', 0.333333)
     """
 
     def __init__(self, kind="l2", name=None, **kwargs):
         if not isinstance(kind, str):
             raise TypeError("`kind` must be a name, one of "
                             f"{sorted(BOX_LOSSES)}; got {type(kind).__name__}.")
-        _box_loss_fn(kind)
+        _box_loss_fn(kind, "kind")
         super().__init__(name=name or f"{kind}_box_loss", **kwargs)
         self.kind = kind
 

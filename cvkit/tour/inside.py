@@ -14,7 +14,30 @@ CLASS_MODEL_RECIPE = dict(steps=60, octaves=2, octave_scale=1.5, jitter=6, scale
 
 def small_cnn(size=64, n_classes=4, seed=0):
     """:func:`cvkit.models.small_cnn` at ``size`` px, seeded and untrained (kept for
-    ``benchmarks/bench_features.py``; the tour itself uses the zoo's trained one)."""
+    ``benchmarks/bench_features.py``; the tour itself uses the zoo's trained one).
+
+    Parameters
+    ----------
+    size : int
+        Side of the square input images.
+    n_classes : int
+    seed : int
+        Seed of the initial weights (through ``keras.utils.set_random_seed``).
+
+    Returns
+    -------
+    keras.Model
+
+    Examples
+    --------
+    >>> model = small_cnn(size=32)
+    >>> model.input_shape, model.output_shape
+    ((None, 32, 32, 3), (None, 4))
+    >>> [layer.name for layer in model.layers if layer.name.startswith("relu")]
+    ['relu1', 'relu2', 'relu3', 'relu4']
+    >>> bool(np.array_equal(model.get_weights()[0], small_cnn(size=32).get_weights()[0]))
+    True
+    """
     import keras
 
     from ..models import small_cnn as build
@@ -89,6 +112,43 @@ def _gradients(ctx):
 
 
 def run(ctx):
+    """Draw the section's figures with ``ctx.save`` (see :mod:`cvkit.tour`): filters, feature
+    maps, receptive fields, maximally activating patches, class-model images, vanishing and
+    exploding gradients, batch-norm noise and folding.
+
+    Parameters
+    ----------
+    ctx : cvkit.tour.TourContext
+        Where to write; ``ctx.quick`` uses fewer held-out images and ascent steps.
+
+    Examples
+    --------
+    >>> from cvkit.tour import SECTIONS
+    >>> dict(SECTIONS)["inside"]
+    'Looking inside CNNs'
+    >>> CLASS_MODEL_RECIPE["steps"], CLASS_MODEL_RECIPE["octaves"]
+    (60, 2)
+
+    Run on its own into a temporary folder (skipped here: it loads two zoo models, the small
+    CNN and the MobileNetV2 that judges the class-model images, and runs gradient ascent, some
+    fifteen seconds on two CPU cores in quick mode):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from cvkit.tour import TourContext
+    >>> with tempfile.TemporaryDirectory() as tmp:   # doctest: +SKIP
+    ...     ctx = TourContext(Path(tmp), quick=True, section="inside")
+    ...     run(ctx)
+    ...     for _, name, _ in ctx.figures:
+    ...         print(name)
+    inside_filters.png
+    inside_feature_maps.png
+    inside_receptive_fields.png
+    inside_patches.png
+    inside_class_models.png
+    inside_gradients.png
+    inside_bn_noise.png
+    """
     import matplotlib.pyplot as plt
 
     from .. import inside as F

@@ -22,7 +22,12 @@ from .evaluate import (METHODS, WSOLReport, boxes_mask, center_gaussian, evaluat
 from .metrics import (DEFAULT_THRESHOLDS, BoxAccResult, PxAPResult, TopKResult, max_box_acc,
                       max_box_acc_v2, pxap, top_k_localization)
 
+# last: it reads the names above from this package
+from .localization_scores import RECIPE_THRESHOLDS, score_cam_localization  # noqa: E402
+
 __all__ = [
+    "score_cam_localization",
+    "RECIPE_THRESHOLDS",
     "peak_in_box",
     "recipe_boxes",
     "METHODS",
