@@ -11,7 +11,7 @@ from .._lazy import attach
 from ._core import PassResult, activations_and_gradients, clear_cache
 from ._target import LayerRef, conv_layer_candidates, find_layer
 from .cam import cam, find_cam_head
-from .gradcam import (grad_cam, grad_cam_plus_plus, grad_cam_plus_plus_weights, grad_cam_weights,
+from .gradcam import (MAP_FUNCTIONS, grad_cam, grad_cam_plus_plus, grad_cam_plus_plus_weights, grad_cam_weights,
                       layer_cam, plus_plus_weights, smooth_grad_cam_plus_plus, xgrad_cam,
                       xgrad_cam_weights)
 from .rise import rise, rise_masks, score_cam
@@ -44,6 +44,7 @@ _EAGER = [
     "grad_cam_plus_plus_weights",
     "xgrad_cam_weights",
     "plus_plus_weights",
+    "MAP_FUNCTIONS",
     "LayerRef",
     "PassResult",
     "clear_cache",

@@ -24,6 +24,7 @@ __all__ = [
     "grad_cam_plus_plus_weights",
     "xgrad_cam_weights",
     "plus_plus_weights",
+    "MAP_FUNCTIONS",
 ]
 
 
@@ -211,6 +212,13 @@ def _layer_cam_map(acts, grads, cls):
     # Layer-CAM (Jiang et al. 2021, Eqs. 5-6): a spatial weight per position, not per channel.
     tf = _tf()
     return tf.nn.relu(tf.reduce_sum(tf.nn.relu(grads) * acts, axis=-1))
+
+
+#: The gradient methods as traced map functions ``fn(acts, grads, cls) -> (N, h, w)`` of TensorFlow
+#: tensors: what :func:`cvkit.explain._core.compute_maps` runs, and what a training step that
+#: computes its own activations and gradients can call (F-CAM's seeds, :mod:`cvkit.wsol.fcam`).
+MAP_FUNCTIONS = {"grad_cam": _grad_cam_map, "grad_cam_plus_plus": _grad_cam_pp_map,
+                 "xgrad_cam": _xgrad_cam_map, "layer_cam": _layer_cam_map}
 
 
 def _explain(map_fn, model, images, class_index, layer, upsample, normalize, batch_size, output):

@@ -218,7 +218,8 @@ def upsample_maps_tf(maps, size, method="bilinear"):
 
     method = check_choice(method, "upsample", UPSAMPLE_METHODS)
     h, w = maps.shape[1], maps.shape[2]
-    if method.startswith("bilinear") and h is not None and w is not None:
+    static = all(isinstance(v, (int, np.integer)) for v in (h, w, size[0], size[1]))
+    if method.startswith("bilinear") and static:
         corners = method == "bilinear_align_corners"
         rows = tf.constant(_interpolation_matrix(size[0], h, corners))
         cols = tf.constant(_interpolation_matrix(size[1], w, corners))

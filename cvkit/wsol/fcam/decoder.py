@@ -1,0 +1,152 @@
+r"""F-CAM's decoder: a U-Net on the frozen classifier's features that outputs full-resolution maps.
+
+The classifier's CAM layer :math:`A` (stride 8 in the fine-map classifier) is up-sampled x2 per
+block; each block concatenates the encoder feature map of the same resolution (a *skip*), then
+applies two 3x3 convolutions (no bias) + batch norm + ReLU. Blocks without a skip continue up to
+the input resolution; a 3x3 convolution to 2 channels and a softmax give the background and
+foreground maps :math:`S`; the F-CAM is :math:`S_{fg}`. The image itself is not a skip (it would
+let the decoder copy edges instead of learning the object). Reference: channels (256, 128, 64, 32,
+16), nearest x2 up-sampling (Belharbi et al., WACV 2022, and their code).
+"""
+from __future__ import annotations
+
+from ..._validate import check_int
+
+__all__ = ["SKIP_LAYERS", "find_skips", "unet_decoder"]
+
+#: Skip layers per backbone of :func:`cvkit.models.backbone`, by stride: the last layer at each
+#: resolution that every cut of the backbone keeps.
+SKIP_LAYERS = {
+    "mobilenetv2": {2: "block_1_expand_relu", 4: "block_3_expand_relu", 8: "block_5_add",
+                    16: "block_12_add"},
+    "resnet50": {2: "conv1_relu", 4: "conv2_block3_out", 8: "conv3_block4_out",
+                 16: "conv4_block6_out"},
+}
+
+
+def _spatial_layers(model):
+    from ..._graph import walk_layers
+
+    out = []
+    for ref in walk_layers(model):
+        shape = getattr(ref.layer, "output", None)
+        shape = getattr(shape, "shape", None)
+        if shape is not None and len(shape) == 4:
+            out.append((ref, tuple(shape)))
+    return out
+
+
+def find_skips(model, target_shape, skips=None):
+    """The encoder layers whose outputs the decoder concatenates: one per resolution between the
+    CAM layer's and the input's (strides 2, 4, ... up to the CAM layer's stride, excluded).
+
+    Parameters
+    ----------
+    model : keras.Model
+        The classifier.
+    target_shape : tuple
+        The CAM layer's output shape (None, h, w, K).
+    skips : list of str, optional
+        Layer names to use; default: :data:`SKIP_LAYERS` of the backbone the model is built on
+        (recognised by its layer names).
+
+    Returns
+    -------
+    list of LayerRef
+        From the deepest (lowest resolution) to the shallowest.
+
+    Examples
+    --------
+    >>> from cvkit.models import pretrained
+    >>> model = pretrained("shapes_cam_mobilenetv2_s8")
+    >>> [r.name for r in find_skips(model, (None, 16, 16, 256))]
+    ['block_3_expand_relu', 'block_1_expand_relu']
+    """
+    from ..._graph import find_layer
+
+    size = tuple(model.inputs[0].shape[1:3])
+    layers = {ref.name: shape for ref, shape in _spatial_layers(model)}
+    if skips is None:
+        table = next((t for t in SKIP_LAYERS.values() if any(n in layers for n in t.values())),
+                     None)
+        if table is None:
+            raise ValueError("`skips`: found none of the known skip layers "
+                             f"({sorted(n for t in SKIP_LAYERS.values() for n in t.values())}) in "
+                             f"model {model.name!r}; give `skips` as layer names. Candidates (4-D "
+                             f"outputs): {[n for n in layers][:40]}.")
+        skips = [n for stride, n in sorted(table.items())
+                 if n in layers and layers[n][1] is not None and layers[n][1] > target_shape[1]]
+    refs = []
+    for name in skips:
+        if name not in layers:
+            raise ValueError(f"`skips`: no 4-D layer named {name!r} in model {model.name!r}. "
+                             f"Candidates: {[n for n in layers][:40]}.")
+        refs.append(find_layer(model, name, "skips"))
+    refs.sort(key=lambda r: layers[r.name][1] or 0)
+    bad = [r.name for r in refs if (layers[r.name][1] or 0) <= target_shape[1]
+           or (layers[r.name][1] or 0) >= size[0]]
+    if bad:
+        raise ValueError(f"`skips`: {bad} are not between the CAM layer ({target_shape[1]} px) and "
+                         f"the input ({size[0]} px) in resolution.")
+    return refs
+
+
+def _block(x, skip, channels, name):
+    """One decoder block: x2 up-sampling (nearest), concatenation of the skip, 2 x (conv-BN-ReLU)."""
+    from keras import layers
+
+    x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_up")(x)
+    if skip is not None:
+        if tuple(skip.shape[1:3]) != tuple(x.shape[1:3]):
+            x = layers.Resizing(skip.shape[1], skip.shape[2], "bilinear", name=f"{name}_fit")(x)
+        x = layers.Concatenate(name=f"{name}_cat")([x, skip])
+    for i in (1, 2):
+        x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
+        x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        x = layers.ReLU(name=f"{name}_relu{i}")(x)
+    return x
+
+
+def unet_decoder(feature_shape, skip_shapes, output_size, channels=(32, 16, 8), name="decoder"):
+    """The decoder as a Keras model: ``[A, skip_1, ..., skip_m] -> S`` (N, H, W, 2), a softmax.
+
+    Parameters
+    ----------
+    feature_shape : tuple
+        (h, w, K) of the CAM layer.
+    skip_shapes : list of tuple
+        (h_i, w_i, K_i) of the skips, deepest first.
+    output_size : (H, W)
+        The input resolution.
+    channels : sequence of int
+        Channels of the blocks, one block per x2 step from (h, w) to (H, W); if longer than needed,
+        its last entries are used (the reference's (256, 128, 64, 32, 16) for five blocks).
+    name : str
+
+    Examples
+    --------
+    >>> dec = unet_decoder((16, 16, 64), [(32, 32, 24), (64, 64, 16)], (128, 128))
+    >>> [tuple(t.shape) for t in dec.inputs], tuple(dec.output.shape)
+    ([(None, 16, 16, 64), (None, 32, 32, 24), (None, 64, 64, 16)], (None, 128, 128, 2))
+    """
+    import keras
+    from keras import layers
+
+    steps, h = 0, feature_shape[0]
+    while h < output_size[0]:
+        h, steps = h * 2, steps + 1
+    channels = [check_int(c, "channels", minimum=1) for c in channels]
+    if len(channels) < steps:
+        raise ValueError(f"`channels` needs {steps} entries (one per x2 step from "
+                         f"{feature_shape[0]} to {output_size[0]} px); got {len(channels)}.")
+    channels = channels[len(channels) - steps:]
+    a = keras.Input(feature_shape, name=f"{name}_features")
+    skips = [keras.Input(s, name=f"{name}_skip{i}") for i, s in enumerate(skip_shapes)]
+    x = a
+    for i, c in enumerate(channels):
+        x = _block(x, skips[i] if i < len(skips) else None, c, f"{name}_block{i + 1}")
+    if tuple(x.shape[1:3]) != tuple(output_size):
+        x = layers.Resizing(*output_size, "bilinear", name=f"{name}_fit")(x)
+    x = layers.Conv2D(2, 3, padding="same", name=f"{name}_head")(x)
+    out = layers.Softmax(name=f"{name}_softmax")(x)
+    return keras.Model([a, *skips], out, name=name)
