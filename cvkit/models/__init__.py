@@ -102,4 +102,29 @@ def load_model(path, **kwargs):
 
     for sub in ("backbones", "multitask", "losses", "metrics"):
         importlib.import_module(f"{__name__}.{sub}")
+    for module in _cvkit_modules(path):      # e.g. cvkit.wsol.fcam.model for a saved F-CAM
+        importlib.import_module(module)
     return keras.models.load_model(path, **kwargs)
+
+
+def _cvkit_modules(path):
+    """The cvkit modules named in a ``.keras`` file's config (they register its custom classes)."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            config = json.loads(zf.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return []                            # not a .keras zip: keras reports the error
+    found, stack = set(), [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            module = item.get("module")
+            if isinstance(module, str) and module.startswith("cvkit."):
+                found.add(module)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return sorted(found)

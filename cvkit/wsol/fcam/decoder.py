@@ -102,7 +102,7 @@ def _block(x, skip, channels, name):
         x = layers.Concatenate(name=f"{name}_cat")([x, skip])
     for i in (1, 2):
         x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
-        x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{i}")(x)   # short runs
         x = layers.ReLU(name=f"{name}_relu{i}")(x)
     return x
 
@@ -115,7 +115,7 @@ def unet_decoder(feature_shape, skip_shapes, output_size, channels=(32, 16, 8), 
     feature_shape : tuple
         (h, w, K) of the CAM layer.
     skip_shapes : list of tuple
-        (h_i, w_i, K_i) of the skips, deepest first.
+        (h_i, w_i, K_i) of the skips, deepest first; each joins the block of its resolution.
     output_size : (H, W)
         The input resolution.
     channels : sequence of int
@@ -142,9 +142,16 @@ def unet_decoder(feature_shape, skip_shapes, output_size, channels=(32, 16, 8), 
     channels = channels[len(channels) - steps:]
     a = keras.Input(feature_shape, name=f"{name}_features")
     skips = [keras.Input(s, name=f"{name}_skip{i}") for i, s in enumerate(skip_shapes)]
-    x = a
+    x, pending = a, list(skips)
     for i, c in enumerate(channels):
-        x = _block(x, skips[i] if i < len(skips) else None, c, f"{name}_block{i + 1}")
+        # a skip joins the block whose x2 step reaches its resolution (nearer 2h than 4h), not
+        # the i-th block: a backbone may have no skip at some resolution
+        joins = bool(pending) and pending[0].shape[1] < 3 * x.shape[1]
+        x = _block(x, pending.pop(0) if joins else None, c, f"{name}_block{i + 1}")
+    if pending:
+        raise ValueError(f"`skip_shapes`: {[tuple(s.shape[1:]) for s in pending]} are not below "
+                         f"the output resolution {tuple(output_size)}; a skip joins the decoder "
+                         "block of its resolution.")
     if tuple(x.shape[1:3]) != tuple(output_size):
         x = layers.Resizing(*output_size, "bilinear", name=f"{name}_fit")(x)
     x = layers.Conv2D(2, 3, padding="same", name=f"{name}_head")(x)

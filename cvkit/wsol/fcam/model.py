@@ -1,12 +1,12 @@
 r"""The F-CAM model: the frozen classifier's encoder, the U-Net decoder and a training step that
 draws seeds from the CAM and minimises the three loss terms (:mod:`.losses`).
 
-``build_fcam(classifier)`` makes a functional Keras model ``image -> [S, A]`` (the decoder's
-softmax and the classifier's CAM layer); :class:`FCAM` adds ``compile`` (the loss settings),
-``train_step`` / ``test_step`` (``fit``, callbacks, ``evaluate``, ``.keras`` save and load and
-``tf.distribute`` strategies all work) and :func:`fcam_maps` returns the foreground maps at full
-resolution. The classifier's layers run in inference mode and receive no gradient: its predictions
-are those of the classifier, by construction.
+``build_fcam(classifier)`` makes a functional Keras model ``image -> [S, A, y]`` (the decoder's
+softmax, the classifier's CAM layer and its class scores); :class:`FCAM` adds ``compile`` (the
+loss settings), ``train_step`` / ``test_step`` (``fit``, callbacks, ``evaluate``, ``.keras`` save
+and load and ``tf.distribute`` strategies all work) and :func:`fcam_maps` returns the foreground
+maps at full resolution. The classifier's layers run in inference mode and receive no gradient:
+its predictions are those of the classifier, by construction.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..._validate import as_images, check_bool, check_choice, check_float, check_int, restore_rank
+from ..._validate import as_images, check_choice, check_float, check_int, restore_rank
 from .losses import crf_loss, partial_cross_entropy, size_loss
 from .seeds import check_seed_options, sample_seeds
 
@@ -28,6 +28,16 @@ SEED_METHODS = ("cam", "grad_cam", "grad_cam_plus_plus", "xgrad_cam", "layer_cam
 def _replicas():
     ctx = tf.distribute.get_replica_context()
     return ctx.num_replicas_in_sync if ctx is not None else 1
+
+
+def _images_labels(data):
+    """(images, labels) of a training batch; the seeds need the labels."""
+    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+    if y is None:
+        raise ValueError("F-CAM draws its seeds from the map of each image's true class: pass the "
+                         "labels too, `fit(images, labels)` / `evaluate(images, labels)`, or a "
+                         "dataset of (images, labels) pairs.")
+    return x, y
 
 
 def seed_maps(acts, kernel, labels, size, method="cam"):
@@ -85,8 +95,9 @@ class InferenceOnly(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="cvkit")
 class FCAM(keras.Model):
-    """The F-CAM model (build it with :func:`build_fcam`). Outputs ``[S, A]``: the decoder's softmax
-    (N, H, W, 2) and the classifier's CAM layer; ``fit(images, labels)`` trains the decoder only."""
+    """The F-CAM model (build it with :func:`build_fcam`). Outputs ``[S, A, y]``: the decoder's
+    softmax (N, H, W, 2), the classifier's CAM layer and its class scores; ``fit(images, labels)``
+    trains the decoder only."""
 
     def compile(self, optimizer=None, method="cam", k=10, n_neg=0.2, erode=11, dilate=1,
                 alpha=1.0, crf_weight=5.0, sigma_rgb=15.0, sigma_xy=None, crf_grid=32,
@@ -119,7 +130,10 @@ class FCAM(keras.Model):
         self.optimizer.build(self.get_layer("decoder").trainable_variables)   # saved and restored
 
     def get_compile_config(self):
-        return {**(super().get_compile_config() or {}), **getattr(self, "fcam_config", {})}
+        cfg = dict(getattr(self, "fcam_config", {}))
+        if hasattr(self, "barrier_t"):
+            cfg["t0"] = float(self.barrier_t.numpy())      # resumed training keeps its t
+        return {**(super().get_compile_config() or {}), **cfg}
 
     def compile_from_config(self, config):
         config = dict(config)
@@ -168,7 +182,7 @@ class FCAM(keras.Model):
         return {name: m.result() for name, m in self.trackers.items()}
 
     def train_step(self, data):
-        x, y = data[0], data[1]
+        x, y = _images_labels(data)
         weights = self.get_layer("decoder").trainable_variables
         with tf.GradientTape() as tape:
             total, parts = self._fcam_losses(x, y, True)
@@ -177,7 +191,7 @@ class FCAM(keras.Model):
         return self._track(total, parts)
 
     def test_step(self, data):
-        total, parts = self._fcam_losses(data[0], data[1], False)
+        total, parts = self._fcam_losses(*_images_labels(data), False)
         return self._track(total, parts)
 
     def fit(self, *args, callbacks=None, **kwargs):
@@ -223,9 +237,9 @@ def build_fcam(classifier, skips=None, channels=(32, 16, 8), layer=None, name="f
     --------
     >>> from cvkit.models import small_cnn
     >>> clf = small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8))
-    >>> model = build_fcam(clf, skips=["relu2", "relu1"])
-    >>> [tuple(o.shape) for o in model.outputs]
-    [(None, 32, 32, 2), (None, 4, 4, 8)]
+    >>> model = build_fcam(clf, skips=["relu3", "relu2"])
+    >>> [tuple(o.shape) for o in model.outputs]      # S, the CAM layer, the class scores
+    [(None, 32, 32, 2), (None, 4, 4, 8), (None, 4)]
     """
     from ..._graph import tap_model
     from ...explain import find_cam_head, find_layer
@@ -263,7 +277,7 @@ def fcam_maps(model, images, batch_size=32):
     Examples
     --------
     >>> from cvkit.models import small_cnn
-    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu2", "relu1"])
+    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu3", "relu2"])
     >>> fcam_maps(model, np.zeros((32, 32, 3), np.uint8)).shape
     (32, 32)
     """

@@ -49,11 +49,10 @@ def otsu_thresholds_tf(maps_u8):
     import tensorflow as tf
 
     u = tf.cast(tf.reshape(maps_u8, (tf.shape(maps_u8)[0], -1)), tf.int32)
-    n = tf.shape(u)[0]
-    offsets = tf.range(n)[:, None] * 256
-    hist = tf.math.bincount(tf.reshape(u + offsets, [-1]), minlength=256 * n, maxlength=256 * n,
-                            dtype=tf.float64)
-    hist = tf.reshape(hist, (n, 256))
+    # one 256-bin histogram per row; the raw op with a constant size also compiles with XLA
+    # (tf.math.bincount derives its size from the data, which XLA refuses)
+    hist = tf.raw_ops.DenseBincount(input=u, size=256, weights=tf.zeros([0], tf.float64),
+                                    binary_output=False)
     levels = tf.range(256, dtype=tf.float64)
     w0 = tf.cumsum(hist, axis=1)                        # pixels at or below t
     total = w0[:, -1:]
@@ -104,7 +103,8 @@ def seed_pools(maps, n_neg=0.2, erode=11):
         keep = tf.reduce_sum(eroded, axis=(1, 2), keepdims=True) > 0
         fg = tf.where(keep, eroded, fg)
     flat = tf.reshape(maps, (tf.shape(maps)[0], -1))
-    n_low = tf.maximum(1, tf.cast(n_neg * tf.cast(tf.shape(flat)[1], tf.float32), tf.int32))
+    # int(n_neg * H * W) as Python computes it (float64): float32 is one pixel off for some sizes
+    n_low = tf.maximum(1, tf.cast(n_neg * tf.cast(tf.shape(flat)[1], tf.float64), tf.int32))
     order = tf.argsort(flat, axis=1, stable=True)[:, :n_low]             # the lowest values
     rows = tf.repeat(tf.range(tf.shape(flat)[0])[:, None], n_low, axis=1)
     bg = tf.scatter_nd(tf.stack([rows, order], -1), tf.ones(tf.shape(order), tf.float32),
@@ -117,6 +117,8 @@ def _draw(pool, k, noise):
     among the pool's pixels (fewer when the pool is smaller than k)."""
     import tensorflow as tf
 
+    pixels = pool.shape[1] if pool.shape[1] is not None else tf.shape(pool)[1]
+    k = tf.minimum(k, pixels) if isinstance(pixels, tf.Tensor) else min(k, pixels)   # k > H W
     keys = tf.where(pool > 0, noise, -1.0)
     vals, idx = tf.math.top_k(keys, k)
     rows = tf.repeat(tf.range(tf.shape(pool)[0])[:, None], k, axis=1)

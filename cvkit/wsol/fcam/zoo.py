@@ -7,7 +7,7 @@ import numpy as np
 from ..._validate import check_choice
 from .model import SEED_METHODS, build_fcam, fcam_maps
 
-__all__ = ["fcam_builder", "fit_fcam", "score_fcam", "base_maps"]
+__all__ = ["fcam_builder", "fit_fcam", "score_fcam", "score_fcam_grad_cam", "base_maps"]
 
 
 def fcam_builder(num_classes, input_shape, classifier="shapes_cam_mobilenetv2_s8",
@@ -41,7 +41,7 @@ def fit_fcam(model, train, epochs=8, batch_size=32, lr=0.01, method="cam", callb
     --------
     >>> from cvkit.datasets import shapes
     >>> from cvkit.models import small_cnn
-    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu2", "relu1"])
+    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu3", "relu2"])
     >>> hist = fit_fcam(model, shapes(8, image_size=32), epochs=1, batch_size=4)
     >>> sorted(hist.history)
     ['crf', 'loss', 'seed_ce', 'size']
@@ -62,7 +62,7 @@ def base_maps(model, images, labels, method="cam", batch_size=32):
     Examples
     --------
     >>> from cvkit.models import small_cnn
-    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu2", "relu1"])
+    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu3", "relu2"])
     >>> base_maps(model, np.zeros((2, 32, 32, 3)), np.array([0, 1])).shape
     (2, 32, 32)
     """
@@ -83,7 +83,7 @@ def score_fcam(model, test, method="cam"):
     --------
     >>> from cvkit.datasets import shapes
     >>> from cvkit.models import small_cnn
-    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu2", "relu1"])
+    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu3", "relu2"])
     >>> sorted(score_fcam(model, shapes(4, image_size=32)))[:3]
     ['accuracy', 'base_maxboxacc', 'base_maxboxacc_v2']
     """
@@ -100,3 +100,17 @@ def score_fcam(model, test, method="cam"):
                     f"{key}_maxboxacc_v2": float(rep["MaxBoxAccV2"]),
                     f"{key}_pxap": float(rep["PxAP"]), f"{key}_top1_loc": float(rep["top-1 loc"])})
     return out
+
+
+def score_fcam_grad_cam(model, test):
+    """:func:`score_fcam` with Grad-CAM as the base method (the zoo's ``shapes_fcam_s8_gradcam``).
+
+    Examples
+    --------
+    >>> from cvkit.datasets import shapes
+    >>> from cvkit.models import small_cnn
+    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu2", "relu1"])
+    >>> round(score_fcam_grad_cam(model, shapes(4, image_size=32))["accuracy"], 2) <= 1.0
+    True
+    """
+    return score_fcam(model, test, method="grad_cam")
