@@ -133,6 +133,18 @@ ZOO = {
         builder="small_cnn", preset="easy", image_size=64, n_train=6000,
         description="small CNN (4 x conv-BN-ReLU, 3 max-pools, GAP, Dense) of 'inside CNNs', 64 px",
         train=dict(epochs=12, batch_size=64, lr=2e-3, warmup_epochs=0.5)),
+    "shapes_fcam_s8": ZooEntry(
+        builder="cvkit.wsol.fcam.zoo:fcam_builder", trainer="cvkit.wsol.fcam.zoo:fit_fcam",
+        evaluator="cvkit.wsol.fcam.zoo:score_fcam", n_train=2048,
+        description="F-CAM decoder (U-Net 32-16-8 on strides 2, 4 and the 16 x 16 CAM layer) of "
+                    "the frozen shapes_cam_mobilenetv2_s8, trained from CAM seeds, 128 px",
+        train=dict(epochs=4, batch_size=32, lr=0.01, method="cam", n_neg=0.7, crf_weight=100.0)),
+    "shapes_fcam_s8_gradcam": ZooEntry(
+        builder="cvkit.wsol.fcam.zoo:fcam_builder", trainer="cvkit.wsol.fcam.zoo:fit_fcam",
+        evaluator="cvkit.wsol.fcam.zoo:score_fcam_grad_cam", n_train=2048,
+        description="the same F-CAM decoder trained from Grad-CAM seeds, 128 px",
+        train=dict(epochs=4, batch_size=32, lr=0.01, method="grad_cam", n_neg=0.7,
+                   crf_weight=100.0)),
 }
 
 
@@ -238,6 +250,9 @@ def zoo_card(name, directory=None):
 
 
 def _compile_for_inference(e, model):
+    if "fcam" in e.trainer:
+        model.compile(**{k: v for k, v in e.train.items()
+                         if k not in ("epochs", "batch_size", "lr")})
     if e.trainer == "fit_localizer":
         import keras
 
