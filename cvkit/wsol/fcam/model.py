@@ -71,7 +71,14 @@ def seed_maps(acts, kernel, labels, size, method="cam"):
 @keras.saving.register_keras_serializable(package="cvkit")
 class InferenceOnly(keras.layers.Layer):
     """Runs the wrapped model in inference mode whatever the caller's ``training`` flag: the frozen
-    classifier's batch norms keep their statistics while the decoder trains."""
+    classifier's batch norms keep their statistics while the decoder trains.
+
+    Examples
+    --------
+    >>> inner = keras.Sequential([keras.Input((2,)), keras.layers.Dropout(0.99)])
+    >>> float(InferenceOnly(inner)(np.ones((1, 2), np.float32), training=True).numpy().sum())
+    2.0
+    """
 
     def __init__(self, inner, **kwargs):
         super().__init__(**kwargs)
@@ -97,7 +104,16 @@ class InferenceOnly(keras.layers.Layer):
 class FCAM(keras.Model):
     """The F-CAM model (build it with :func:`build_fcam`). Outputs ``[S, A, y]``: the decoder's
     softmax (N, H, W, 2), the classifier's CAM layer and its class scores; ``fit(images, labels)``
-    trains the decoder only."""
+    trains the decoder only.
+
+    Examples
+    --------
+    >>> from cvkit.models import small_cnn
+    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu3", "relu2"])
+    >>> model.compile(crf_weight=0.0)
+    >>> sorted(model.fcam_config)[:4], model.fcam_config["sigma_xy"]     # 100 px at 224 -> 32 px
+    (['alpha', 'crf_grid', 'crf_weight', 'dilate'], 14.285714285714286)
+    """
 
     def compile(self, optimizer=None, method="cam", k=10, n_neg=0.2, erode=11, dilate=1,
                 alpha=1.0, crf_weight=5.0, sigma_rgb=15.0, sigma_xy=None, crf_grid=32,
@@ -204,7 +220,18 @@ class FCAM(keras.Model):
 
 class BarrierSchedule(keras.callbacks.Callback):
     """The log-barrier's :math:`t`: ``t0`` at the start, times ``t_growth`` after every epoch,
-    capped at ``t_max`` (reference: 1, 1.01, 10)."""
+    capped at ``t_max`` (reference: 1, 1.01, 10).
+
+    Examples
+    --------
+    >>> from cvkit.models import small_cnn
+    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu3", "relu2"])
+    >>> model.compile(t0=9.95)
+    >>> cb = BarrierSchedule()
+    >>> cb.set_model(model)
+    >>> cb.on_epoch_end(0); round(float(model.barrier_t.numpy()), 4)      # 9.95 x 1.01, then capped
+    10.0
+    """
 
     def on_epoch_end(self, epoch, logs=None):
         cfg = self.model.fcam_config

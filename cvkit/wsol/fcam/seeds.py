@@ -128,7 +128,17 @@ def _draw(pool, k, noise):
 
 
 def check_seed_options(k, n_neg, erode, dilate):
-    """Validate the seed options (shared by :func:`sample_seeds` and the model builder)."""
+    """Validate the seed options (shared by :func:`sample_seeds` and the model builder).
+
+    Examples
+    --------
+    >>> check_seed_options(10, 0.2, 11, 1)
+    (10, 0.2, 11, 1)
+    >>> check_seed_options(10, 1.0, 11, 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: `n_neg` must be in (0, 1): the fraction of pixels that may be background; got 1.0.
+    """
     k = check_int(k, "k", minimum=1)
     n_neg = check_float(n_neg, "n_neg", 0.0, 1.0, strict_min=True)
     if n_neg >= 1.0:
