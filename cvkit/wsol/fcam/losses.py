@@ -27,6 +27,14 @@ __all__ = ["partial_cross_entropy", "bilateral_kernel", "crf_loss", "crf_loss_de
 CRF_REFERENCE = {"sigma_rgb": 15.0, "sigma_xy": 100.0, "weight": 2e-9, "size": 224}
 
 
+def _same_size(a, b, name_a, name_b):
+    """Raise unless the static (N, H, W) of two tensors agree (where known)."""
+    sa, sb = tuple(a.shape[:3]), tuple(b.shape[:3])
+    if any(x is not None and y is not None and x != y for x, y in zip(sa, sb)):
+        raise ValueError(f"`{name_a}` {tuple(a.shape)} and `{name_b}` {tuple(b.shape)} must have the "
+                         "same (N, H, W): resize the maps to the images first.")
+
+
 def partial_cross_entropy(probs, fg, bg, eps=1e-7):
     r"""Cross-entropy on the seed pixels only, every other pixel ignored:
 
@@ -58,6 +66,9 @@ def partial_cross_entropy(probs, fg, bg, eps=1e-7):
     """
     import tensorflow as tf
 
+    probs, fg, bg = (tf.convert_to_tensor(v, tf.float32) for v in (probs, fg, bg))
+    _same_size(probs, fg, "probs", "fg")
+    _same_size(probs, bg, "probs", "bg")
     logp = tf.math.log(tf.maximum(probs, eps))
     total = -tf.reduce_sum(fg * logp[..., 1] + bg * logp[..., 0])
     return total / tf.maximum(tf.reduce_sum(fg + bg), 1.0)
@@ -157,7 +168,9 @@ def crf_loss(probs, images, sigma_rgb=15.0, sigma_xy=100.0, weight=5.0, grid=32)
     import tensorflow as tf
 
     grid = check_int(grid, "grid", minimum=2)
-    feats = _grid_features(tf.cast(images, tf.float32), grid, sigma_rgb, sigma_xy)
+    probs, images = tf.convert_to_tensor(probs, tf.float32), tf.convert_to_tensor(images, tf.float32)
+    _same_size(probs, images, "probs", "images")
+    feats = _grid_features(images, grid, sigma_rgb, sigma_xy)
     w = bilateral_kernel(feats)                                 # (N, P, P)
     s = _to_grid(tf.cast(probs, tf.float32), grid)
     s = tf.reshape(s, (tf.shape(s)[0], grid * grid, -1))         # (N, P, C)

@@ -155,3 +155,15 @@ def test_size_loss_hand_value():
     tiny[0, 0, 1] = [0.9, 0.1]                             # fg area 0.2 < 1, t = 1
     want = -np.log(1.8) + (-0.2 + 1.0)
     assert float(size_loss(tf.constant(tiny), 1.0)) == pytest.approx(want, rel=1e-5)
+
+
+def test_maps_of_another_size_than_the_images_are_refused():
+    import tensorflow as tf
+
+    from cvkit.wsol.fcam import crf_loss, partial_cross_entropy
+
+    probs = tf.fill((1, 8, 8, 2), 0.5)
+    with pytest.raises(ValueError, match="`probs`.*`images`.*same \\(N, H, W\\)"):
+        crf_loss(probs, tf.zeros((1, 16, 16, 3)), grid=4)
+    with pytest.raises(ValueError, match="`probs`.*`fg`"):
+        partial_cross_entropy(probs, tf.zeros((1, 4, 4)), tf.zeros((1, 8, 8)))
