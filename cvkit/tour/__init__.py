@@ -24,6 +24,7 @@ SECTIONS = [
     ("cam", "Class activation maps"),
     ("augmented", "Augmented Grad-CAM: heat-map super-resolution"),
     ("wsol", "Weakly-supervised localization evaluation"),
+    ("fcam", "F-CAM: full-resolution class activation maps"),
     ("segmentation", "Classic segmentation and Mask R-CNN building blocks"),
     ("inside", "Looking inside CNNs"),
 ]
@@ -131,7 +132,7 @@ def run_tour(out="cvkit-tour", quick=False, only=None, seed=0):
     Examples
     --------
     >>> [name for name, _ in SECTIONS]
-    ['datasets', 'localization', 'cam', 'augmented', 'wsol', 'segmentation', 'inside']
+    ['datasets', 'localization', 'cam', 'augmented', 'wsol', 'fcam', 'segmentation', 'inside']
 
     Section names are checked before anything is written:
 

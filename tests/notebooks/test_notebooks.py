@@ -64,6 +64,16 @@ TARGETS = {
         "residual_final_loss": ("<", "plain_final_loss"),
         "bn_loss_lr1e3": ("<", "no_bn_loss_lr1e3"), "bn_loss_lr3e3": ("<", "no_bn_loss_lr3e3"),
     },
+    "09_fcam": {
+        # the zoo's decoders on 200 held-out images: F-CAM at least 10 points above the map it
+        # learned from, for CAM and Grad-CAM seeds; maps near 1 on the object (the second mode)
+        "fcam_maxboxacc_gain": (">=", 10.0), "fcam_pxap_gain": (">=", 10.0),
+        "gradcam_fcam_maxboxacc_gain": (">=", 10.0), "gradcam_fcam_pxap_gain": (">=", 10.0),
+        "fcam_object_above_09": (">", "cam_object_above_09"),
+        # the live run (a fresh decoder, 2 epochs on 256 images) learns within its cell
+        "live_pxap_after": (">", "live_pxap_before"),
+        "live_seed_ce_after": ("<", "live_seed_ce_before"),
+    },
 }
 
 _OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<": lambda a, b: a < b,
