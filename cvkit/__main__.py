@@ -16,7 +16,8 @@ def main(argv=None):
     Returns
     -------
     int
-        0; argparse exits with status 2 on a wrong command line (and 0 after ``--help``).
+        0; 1 when ``exercises`` kept a student copy that was edited (``--force`` overwrites it);
+        argparse exits with status 2 on a wrong command line (and 0 after ``--help``).
 
     Examples
     --------
@@ -27,17 +28,29 @@ def main(argv=None):
     usage: python -m cvkit [-h]...{tour,exercises,zoo}...
     exit status 0
 
-    The ``exercises`` command on a folder holding one notebook:
+    The ``exercises`` command on a folder holding one notebook; a copy edited since it was written
+    is kept (status 1) unless ``--force``:
 
-    >>> import json, tempfile
+    >>> import contextlib, io, json, tempfile
     >>> from pathlib import Path
     >>> with tempfile.TemporaryDirectory() as tmp:   # doctest: +ELLIPSIS
     ...     _ = Path(tmp, "00_demo.ipynb").write_text(json.dumps({"cells": []}))
     ...     main(["exercises", "--src", tmp, "--out", str(Path(tmp, "student"))])
     ...     print(sorted(p.name for p in Path(tmp, "student").iterdir()))
+    ...     answer = {"cells": [{"cell_type": "code", "source": "x = 1"}]}   # a student's edits
+    ...     _ = Path(tmp, "student", "00_demo.ipynb").write_text(json.dumps(answer))
+    ...     with contextlib.redirect_stderr(io.StringIO()) as err:
+    ...         main(["exercises", "--src", tmp, "--out", str(Path(tmp, "student"))])
+    ...     print(err.getvalue())
+    ...     main(["exercises", "--src", tmp, "--out", str(Path(tmp, "student")), "--force"])
     wrote ...00_demo.ipynb
     0
     ['00_demo.ipynb']
+    1
+    kept ...00_demo.ipynb: it was edited since cvkit wrote it (your answers are in it), so it was not overwritten. ...
+    <BLANKLINE>
+    wrote ...00_demo.ipynb
+    0
     """
     parser = argparse.ArgumentParser(prog="python -m cvkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +64,8 @@ def main(argv=None):
     ex = sub.add_parser("exercises", help="write the student copies of the notebooks")
     ex.add_argument("--src", default="notebooks", help="folder of the notebooks")
     ex.add_argument("--out", default=None, help="output folder (default <src>/exercises)")
+    ex.add_argument("--force", action="store_true",
+                    help="also overwrite student copies that were edited (their answers are lost)")
 
     zoo = sub.add_parser("zoo", help="list the shipped models trained on shapes, or re-train one")
     zoo.add_argument("action", nargs="?", choices=["list", "train"], default="list")
@@ -64,10 +79,7 @@ def main(argv=None):
         index = run_tour(out=args.out, quick=args.quick, only=args.only, seed=args.seed)
         print(f"gallery written to {index}")
     elif args.command == "exercises":
-        from cvkit.exercises import write_student_copies
-
-        for path in write_student_copies(args.src, args.out):
-            print(f"wrote {path}")
+        return _exercises(args.src, args.out, args.force)
     elif args.command == "zoo":
         from cvkit.models import zoo as Z
 
@@ -83,6 +95,20 @@ def main(argv=None):
                     scores = "not trained"
                 print(f"{name}: {entry.description}; held-out {scores}")
     return 0
+
+
+def _exercises(src, out, force):
+    """Write the student copies; keep (and name) the ones a student edited unless ``force``."""
+    from cvkit.exercises import edited_copies, write_student_copies
+
+    kept = [] if force else edited_copies(src, out)
+    for path in write_student_copies(src, out, force=force):
+        print(f"wrote {path}")
+    for path in kept:
+        print(f"kept {path}: it was edited since cvkit wrote it (your answers are in it), so it "
+              "was not overwritten. `python -m cvkit exercises --force` replaces it with a fresh "
+              "copy (save yours under another name first).", file=sys.stderr)
+    return 1 if kept else 0
 
 
 if __name__ == "__main__":

@@ -29,3 +29,63 @@ def test_the_examples_of_main_run():
 
     result = doctest.testmod(cli)
     assert result.attempted > 0 and result.failed == 0
+
+
+def _exercises(src, out, *extra):
+    return subprocess.run([sys.executable, "-m", "cvkit", "exercises", "--src", str(src), "--out",
+                           str(out), *extra], capture_output=True, text=True)
+
+
+def test_exercises_command_keeps_an_edited_copy_unless_forced(tmp_path):
+    import json
+
+    cell = {"cell_type": "code", "metadata": {"tags": ["exercise"]}, "outputs": [],
+            "execution_count": None, "source": "# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n"}
+    (tmp_path / "00_demo.ipynb").write_text(json.dumps({"cells": [cell], "metadata": {}}))
+    (tmp_path / "01_other.ipynb").write_text(json.dumps({"cells": [], "metadata": {}}))
+    out = tmp_path / "student"
+    assert _exercises(tmp_path, out).returncode == 0
+    copy = out / "00_demo.ipynb"
+    # regenerating an untouched copy is fine, also after the notebook changed
+    cell["source"] = "# BEGIN SOLUTION\nx = 2\n# END SOLUTION\nprint(x)\n"
+    (tmp_path / "00_demo.ipynb").write_text(json.dumps({"cells": [cell], "metadata": {}}))
+    assert _exercises(tmp_path, out).returncode == 0 and "print(x)" in copy.read_text()
+    # running and saving it in Jupyter (sources as lists of lines, outputs) is not an edit
+    nb = json.loads(copy.read_text())
+    for c in nb["cells"]:
+        c["source"] = c["source"].splitlines(keepends=True)
+        c["outputs"] = [{"output_type": "error", "ename": "NotImplementedError"}]
+    copy.write_text(json.dumps(nb, indent=2))
+    assert _exercises(tmp_path, out).returncode == 0
+    # a student's answer is kept, and the command says so
+    nb = json.loads(copy.read_text())
+    nb["cells"][0]["source"] = "x = 42   # my answer\nprint(x)\n"
+    copy.write_text(json.dumps(nb, indent=2))
+    res = _exercises(tmp_path, out)
+    assert res.returncode == 1
+    assert "kept" in res.stderr and "00_demo.ipynb" in res.stderr and "--force" in res.stderr
+    assert "my answer" in copy.read_text() and "01_other.ipynb" in res.stdout
+    # --force replaces it
+    res = _exercises(tmp_path, out, "--force")
+    assert res.returncode == 0 and "my answer" not in copy.read_text()
+    assert "NotImplementedError" in copy.read_text() and "print(x)" in copy.read_text()
+    assert _exercises(tmp_path, out).returncode == 0   # and it is ours again
+
+
+def test_exercises_copy_without_hash_is_kept_only_when_it_differs(tmp_path):
+    import json
+
+    from cvkit.exercises import edited_copies, write_student_copies
+
+    (tmp_path / "00_demo.ipynb").write_text(json.dumps({"cells": [], "metadata": {}}))
+    out = tmp_path / "student"
+    out.mkdir()
+    (out / "00_demo.ipynb").write_text(json.dumps({"cells": [], "metadata": {}}))  # older cvkit
+    assert edited_copies(tmp_path, out) == []
+    assert write_student_copies(tmp_path, out) == [out / "00_demo.ipynb"]
+    (out / "00_demo.ipynb").write_text(json.dumps({"cells": [{"cell_type": "markdown",
+                                                             "source": "notes"}]}))
+    assert edited_copies(tmp_path, out) == [out / "00_demo.ipynb"]
+    assert write_student_copies(tmp_path, out) == []
+    (out / "00_demo.ipynb").write_text("{ not json")
+    assert write_student_copies(tmp_path, out) == []

@@ -3,38 +3,39 @@
 Notebook exercise cells carry the cell tag ``exercise``; the solution sits between the lines
 ``# BEGIN SOLUTION`` and ``# END SOLUTION``. :func:`write_student_copies` (``python -m cvkit
 exercises``) writes each notebook to ``notebooks/exercises/`` with every solution replaced by a stub
-that raises ``NotImplementedError`` and with the outputs of exercise cells cleared.
+that raises ``NotImplementedError`` and with the outputs of exercise cells cleared; a copy that a
+student has edited is kept unless ``force=True`` (:mod:`cvkit.exercises.copies`).
 
 Checkers live in one module per topic (``cvkit.exercises.datasets``, ...). Each one calls the
 student's function or takes the student's value, compares it with the reference and either prints a
 short confirmation or raises :class:`ExerciseError` whose message says what is wrong: the type, the
-shape, or the first wrong value and where it is.
+shape, the known mistake it matches (:func:`check_mistakes`), or the first wrong value and where it
+is, with what the wrong values have in common (a constant factor, the border, a flip).
 """
 from __future__ import annotations
 
-import copy
-import json
-import re
-from pathlib import Path
+from fractions import Fraction
 
 import numpy as np
 
 from .._validate import to_numpy
+from .copies import (BEGIN, END, STUB, copy_hash, edited_copies, strip_solutions,
+                     write_student_copies)
 
 __all__ = [
     "call_student",
     "ExerciseError",
     "check_array",
     "check_scalar",
+    "check_mistakes",
     "strip_solutions",
     "write_student_copies",
+    "edited_copies",
+    "copy_hash",
     "BEGIN",
     "END",
+    "STUB",
 ]
-
-BEGIN = "# BEGIN SOLUTION"
-END = "# END SOLUTION"
-STUB = "raise NotImplementedError('Exercise: write your solution here')"
 
 
 class ExerciseError(AssertionError):
@@ -58,7 +59,9 @@ def check_array(name, got, expected, atol=1e-5, rtol=1e-4, hint=None):
     """Compare a student's array with the reference.
 
     Raises :class:`ExerciseError` naming the problem (not an array, wrong shape, NaN, first wrong
-    value with its index and the number of wrong entries); prints a confirmation otherwise.
+    value with its index and the number of wrong entries, and what the wrong values have in common:
+    a constant factor, a flipped sign, only the border of a map, a flip or a transpose); prints a
+    confirmation otherwise.
 
     Parameters
     ----------
@@ -91,6 +94,10 @@ def check_array(name, got, expected, atol=1e-5, rtol=1e-4, hint=None):
     Traceback (most recent call last):
     ...
     cvkit.exercises.ExerciseError: column means: wrong shape: expected (2,), got (1,).
+    >>> check_array("column means", [2.0, 4.0], [1.0, 2.0])
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: column means: wrong value at index (0,): expected 1, got 2 (2 of 2 entries wrong). Off by a factor 2: every value is 2 times the expected one.
     """
     if got is None:
         raise ExerciseError(f"{name}: got None. Did you forget to `return` the result?")
@@ -99,26 +106,152 @@ def check_array(name, got, expected, atol=1e-5, rtol=1e-4, hint=None):
     except (TypeError, ValueError) as exc:
         raise ExerciseError(f"{name}: expected a numeric array, got {type(got).__name__}.") from exc
     exp_arr = np.asarray(expected, dtype=np.float64)
+    tail = f" Hint: {hint}" if hint else ""
     if got_arr.shape != exp_arr.shape:
+        transposed = got_arr.ndim == 2 and got_arr.shape == exp_arr.T.shape and np.allclose(
+            got_arr, exp_arr.T, atol=atol, rtol=rtol)
         raise ExerciseError(f"{name}: wrong shape: expected {exp_arr.shape}, got {got_arr.shape}."
-                            + (f" Hint: {hint}" if hint else ""))
+                            + (" Your result is the transpose of the expected one (rows and "
+                               "columns swapped)." if transposed else "") + tail)
     if np.isnan(got_arr).any() and not np.isnan(exp_arr).any():
-        raise ExerciseError(f"{name}: your result contains NaN (a division by zero?).")
+        raise ExerciseError(f"{name}: your result contains NaN (a division by zero?).{tail}")
     bad = ~np.isclose(got_arr, exp_arr, atol=atol, rtol=rtol, equal_nan=True)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         where = f" at index {idx}" if got_arr.ndim else ""
+        pattern = _pattern(got_arr, exp_arr, bad, atol, rtol)
         raise ExerciseError(
             f"{name}: wrong value{where}: expected {exp_arr[idx] if exp_arr.ndim else exp_arr:.6g}, "
             f"got {got_arr[idx] if got_arr.ndim else got_arr:.6g} ({int(bad.sum())} of {bad.size} "
-            "entries wrong)." + (f" Hint: {hint}" if hint else ""))
+            "entries wrong)." + (f" {pattern}" if pattern else "") + tail)
     print(f"Correct: {name}")
     return True
 
 
-def call_student(fn, what, *args):
+def _clean_fraction(r):
+    """``r`` as a simple fraction ('2', '1/4', '3/2', '1/100'), or None when it is not one."""
+    if not np.isfinite(r) or r == 0:
+        return None
+    f = Fraction(float(r)).limit_denominator(1000)
+    if not np.isclose(float(f), r, rtol=1e-6, atol=0):
+        return None
+    n, d = abs(f.numerator), f.denominator
+    if n == 1 or d == 1 or (n <= 12 and d <= 12):
+        return str(f)
+    return None
+
+
+def _factor(got, exp, atol, rtol):
+    """The constant ``got / exp`` (None when the ratio varies or is 1)."""
+    nz = np.abs(exp) > 1e-12
+    if not nz.any():
+        return None
+    r = float(np.median(got[nz] / exp[nz]))
+    if np.isclose(r, 1.0) or not np.allclose(got, r * exp, atol=atol, rtol=max(rtol, 1e-6)):
+        return None
+    return r
+
+
+def _border(bad):
+    """Width k of the frame that the wrong entries of a 2-D (or batched) array form, or None."""
+    mask = bad.reshape(-1, *bad.shape[-2:]).any(axis=0)
+    h, w = mask.shape
+    for k in (1, 2, 3):
+        if h <= 2 * k or w <= 2 * k:
+            break
+        frame = np.ones_like(mask)
+        frame[k:-k, k:-k] = False
+        if (mask == frame).all():
+            return k
+    return None
+
+
+def _pattern(got, exp, bad, atol, rtol):
+    """A sentence saying what the wrong values have in common, or ''."""
+    r = _factor(got, exp, atol, rtol)
+    frac = _clean_fraction(r) if r is not None else None
+    if r is not None and np.isclose(r, -1.0):
+        return "Every value has the wrong sign (a factor -1)."
+    if r is not None and got.size > 1:
+        text = frac if frac is not None else f"{r:.4g}"
+        return f"Off by a factor {text}: every value is {text} times the expected one."
+    if frac is not None and (frac.startswith("1/") or "/" not in frac):   # a scalar: n or 1/n
+        return f"Off by a factor {frac}: your value is {frac} times the expected one."
+    if got.ndim >= 2 and min(got.shape[-2:]) > 2:
+        k = _border(bad)
+        if k is not None:
+            return (f"Only the border is wrong (the outer {k} row(s) and column(s)): check how "
+                    "you pad the edges.")
+        for axes, what in (((-2,), "upside down"), ((-1,), "left-right"),
+                           ((-2, -1), "along both axes")):
+            if np.allclose(got, np.flip(exp, axis=axes), atol=atol, rtol=rtol):
+                return f"Your result is the expected one flipped {what}."
+        if got.shape[-1] == got.shape[-2] and np.allclose(got, np.swapaxes(exp, -1, -2),
+                                                           atol=atol, rtol=rtol):
+            return "Your result is the transpose of the expected one (rows and columns swapped)."
+    return ""
+
+
+def check_mistakes(name, got, expected, mistakes, atol=1e-5, rtol=1e-4):
+    """Name a known mistake: raise :class:`ExerciseError` when ``got`` differs from ``expected``
+    but equals the answer that one of ``mistakes`` gives.
+
+    Parameters
+    ----------
+    name : str
+        What is checked, at the start of the message.
+    got : array_like, tensor or None
+        The student's answer (``None`` and non-numeric answers are left to :func:`check_array`).
+    expected : array_like
+        The reference.
+    mistakes : iterable of (str, value)
+        The explanation of each known mistake and the answer it gives (an array, or a function of
+        no argument that computes it: evaluated only when needed; one that raises is skipped).
+    atol, rtol : float
+        Tolerances of ``np.allclose``.
+
+    Returns
+    -------
+    None
+        When ``got`` is right or matches no known mistake.
+
+    Examples
+    --------
+    >>> mistakes = [("you summed; average instead.", [3.0, 7.0]),
+    ...             ("you took the maximum.", lambda: [2.0, 4.0])]
+    >>> check_mistakes("means", [1.5, 3.5], [1.5, 3.5], mistakes) is None
+    True
+    >>> check_mistakes("means", [3.0, 7.0], [1.5, 3.5], mistakes)
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: means: you summed; average instead.
+    """
+    if got is None:
+        return None
+    try:
+        got_arr = np.asarray(to_numpy(got), dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    exp_arr = np.asarray(expected, dtype=np.float64)
+    if got_arr.shape == exp_arr.shape and np.allclose(got_arr, exp_arr, atol=atol, rtol=rtol):
+        return None
+    for message, value in mistakes:
+        try:
+            with np.errstate(all="ignore"):
+                value = np.asarray(value() if callable(value) else value, dtype=np.float64)
+        except Exception:  # a mistake that cannot be computed for this case does not apply
+            continue
+        if (value.shape == got_arr.shape and np.allclose(got_arr, value, atol=atol, rtol=rtol)
+                and not (value.shape == exp_arr.shape
+                         and np.allclose(value, exp_arr, atol=atol, rtol=rtol))):
+            raise ExerciseError(f"{name}: {message}")
+    return None
+
+
+def call_student(fn, what, *args, hint=None):
     """Call the student's ``fn(*args)``; an error it raises becomes an :class:`ExerciseError` that
-    names ``what`` (the call and the case), except ``NotImplementedError`` (the untouched stub).
+    names ``what`` (the call and the case), with ``hint`` appended, except ``NotImplementedError``
+    (the untouched stub).
 
     Examples
     --------
@@ -134,7 +267,8 @@ def call_student(fn, what, *args):
     except NotImplementedError:
         raise
     except Exception as exc:  # the student's bug: report it with the case that caused it
-        raise ExerciseError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+        raise ExerciseError(f"{what} raised {type(exc).__name__}: {exc}"
+                            + (f" Hint: {hint}" if hint else "")) from exc
 
 
 def check_scalar(name, got, expected, atol=1e-5, rtol=1e-4, hint=None):
@@ -164,124 +298,3 @@ def check_scalar(name, got, expected, atol=1e-5, rtol=1e-4, hint=None):
     if arr.size != 1:
         raise ExerciseError(f"{name}: expected a single number, got an array of shape {arr.shape}.")
     return check_array(name, arr.reshape(()), np.asarray(expected).reshape(()), atol, rtol, hint)
-
-
-_SOLUTION_RE = re.compile(r"^([ \t]*)" + re.escape(BEGIN) + r"[^\n]*\n(.*?)^[ \t]*" + re.escape(END)
-                          + r"[^\n]*(\n|$)", re.S | re.M)
-
-
-def _strip_source(source):
-    def repl(m):
-        return f"{m.group(1)}{STUB}{m.group(3)}"
-
-    out, n = _SOLUTION_RE.subn(repl, source)
-    if BEGIN in out or END in out:
-        raise ValueError("unbalanced '# BEGIN SOLUTION' / '# END SOLUTION' markers in cell:\n"
-                         + source[:300])
-    return out, n
-
-
-def strip_solutions(notebook):
-    r"""Return a copy of an nbformat notebook (a dict) with solutions replaced by stubs.
-
-    Every cell tagged ``exercise`` must contain at least one solution block; its outputs are cleared.
-    Solution markers in untagged cells are an error (they would leak into the student copy).
-
-    Parameters
-    ----------
-    notebook : dict
-        The JSON of an ``.ipynb`` file (``json.load``) or an ``nbformat`` node.
-
-    Returns
-    -------
-    dict
-        A deep copy; ``notebook`` is left unchanged.
-
-    Examples
-    --------
-    >>> cell = {"cell_type": "code", "metadata": {"tags": ["exercise"]}, "execution_count": 3,
-    ...         "outputs": [{"output_type": "stream", "text": "4"}],
-    ...         "source": "def double(x):\n    # BEGIN SOLUTION\n    return 2 * x\n"
-    ...                   "    # END SOLUTION\n"}
-    >>> student = strip_solutions({"cells": [cell]})["cells"][0]
-    >>> print(student["source"], end="")
-    def double(x):
-        raise NotImplementedError('Exercise: write your solution here')
-    >>> student["outputs"], student["execution_count"]
-    ([], None)
-    >>> cell["metadata"]["tags"] = []   # a solution outside an exercise cell would leak
-    >>> strip_solutions({"cells": [cell]})
-    Traceback (most recent call last):
-    ...
-    ValueError: cell 0 has a solution block but no 'exercise' tag
-    """
-    nb = copy.deepcopy(notebook)
-    for i, cell in enumerate(nb.get("cells", [])):
-        src = cell.get("source", "")
-        if isinstance(src, list):
-            src = "".join(src)
-        tags = cell.get("metadata", {}).get("tags", [])
-        if cell.get("cell_type") != "code":
-            continue
-        if "exercise" in tags:
-            new, n = _strip_source(src)
-            if n == 0:
-                raise ValueError(f"cell {i} is tagged 'exercise' but has no '{BEGIN}' block")
-            cell["source"] = new
-            cell["outputs"] = []
-            cell["execution_count"] = None
-        elif BEGIN in src:
-            raise ValueError(f"cell {i} has a solution block but no 'exercise' tag")
-    return nb
-
-
-def write_student_copies(src_dir="notebooks", dst_dir=None):
-    r"""Write the student copy of every ``NN_*.ipynb`` in ``src_dir`` to ``dst_dir``.
-
-    ``dst_dir`` defaults to ``<src_dir>/exercises``. Returns the list of written paths.
-
-    Parameters
-    ----------
-    src_dir : str or Path
-        Folder of the notebooks; only names ``NN_*.ipynb`` (two digits) are copied.
-    dst_dir : str or Path, optional
-        Created if missing.
-
-    Returns
-    -------
-    list of Path
-
-    Examples
-    --------
-    >>> import json, tempfile
-    >>> from pathlib import Path
-    >>> cell = {"cell_type": "code", "metadata": {"tags": ["exercise"]}, "outputs": [],
-    ...         "execution_count": None,
-    ...         "source": "# BEGIN SOLUTION\nanswer = 42\n# END SOLUTION\n"}
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     _ = Path(tmp, "00_demo.ipynb").write_text(json.dumps({"cells": [cell]}))
-    ...     _ = Path(tmp, "notes.ipynb").write_text(json.dumps({"cells": []}))   # not NN_*
-    ...     written = write_student_copies(tmp)
-    ...     print([(p.parent.name, p.name) for p in written])
-    ...     print(json.loads(written[0].read_text())["cells"][0]["source"])
-    [('exercises', '00_demo.ipynb')]
-    raise NotImplementedError('Exercise: write your solution here')
-    <BLANKLINE>
-    """
-    src = Path(src_dir)
-    if not src.is_dir():
-        raise ValueError(f"`src_dir` must be a folder of notebooks; {str(src)!r} does not exist.")
-    dst = Path(dst_dir) if dst_dir is not None else src / "exercises"
-    dst.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in sorted(src.glob("[0-9][0-9]_*.ipynb")):
-        with open(path, encoding="utf-8") as fh:
-            nb = json.load(fh)
-        student = strip_solutions(nb)
-        out = dst / path.name
-        with open(out, "w", encoding="utf-8") as fh:
-            json.dump(student, fh, indent=1, ensure_ascii=False)
-            fh.write("\n")
-        written.append(out)
-    return written
-

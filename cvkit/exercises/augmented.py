@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import to_numpy
-from . import ExerciseError, check_array, check_scalar
+from . import call_student, check_array, check_mistakes, check_scalar
 
 __all__ = ["check_total_variation", "check_tv_subgradient", "check_subgradient_step"]
 
@@ -34,8 +33,9 @@ def check_total_variation(total_variation):
     Returns
     -------
     bool
-        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (one axis only
-        and squared differences are named).
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (one axis only,
+        squared differences, the isotropic TV, a mean, ``np.roll``'s wrap-around and signed
+        differences are named).
 
     Examples
     --------
@@ -55,23 +55,33 @@ def check_total_variation(total_variation):
     from ..explain.augmented import total_variation as ref
 
     for h in _cases():
-        got = total_variation(h.copy())
-        want = ref(h)
-        arr = np.asarray(to_numpy(got), dtype=np.float64)
-        if arr.size == 1:
-            v = float(arr.reshape(()))
-            # the two usual mistakes: one direction only, squares instead of absolute values
-            one = np.abs(np.diff(h, axis=0)).sum()
-            other = np.abs(np.diff(h, axis=1)).sum()
-            if not np.isclose(v, want) and (np.isclose(v, one) or np.isclose(v, other)):
-                raise ExerciseError("total_variation: you summed the differences along one axis "
-                                    "only; add the vertical (axis 0) and horizontal (axis 1) ones.")
-            sq = (np.diff(h, axis=0) ** 2).sum() + (np.diff(h, axis=1) ** 2).sum()
-            if not np.isclose(v, want) and np.isclose(v, sq):
-                raise ExerciseError("total_variation: you squared the differences; the anisotropic "
-                                    "TV takes their absolute values (|x|, not x**2).")
-        check_scalar(f"total_variation on a {h.shape} map", got, want, atol=1e-6)
+        got = call_student(total_variation, f"total_variation(a {h.shape} map)", h.copy())
+        check_mistakes("total_variation", got, ref(h), _tv_mistakes(h), atol=1e-6)
+        check_scalar(f"total_variation on a {h.shape} map", got, ref(h), atol=1e-6,
+                     hint="sum |h[i+1, j] - h[i, j]| over every vertical pair and |h[i, j+1] - "
+                          "h[i, j]| over every horizontal pair.")
     return True
+
+
+def _tv_mistakes(h):
+    """(explanation, wrong TV) of the usual mistakes of the total variation."""
+    dy, dx = np.diff(h, axis=0), np.diff(h, axis=1)
+    one = ("you summed the differences along one axis only; add the vertical (axis 0) and "
+           "horizontal (axis 1) ones.")
+    return [
+        (one, np.abs(dy).sum()),
+        (one, np.abs(dx).sum()),
+        ("you squared the differences; the anisotropic TV takes their absolute values (|x|, not "
+         "x**2).", (dy ** 2).sum() + (dx ** 2).sum()),
+        ("you took sqrt(dx**2 + dy**2) (the isotropic TV); the anisotropic TV adds |dx| + |dy|.",
+         np.sqrt(dy[:, :-1] ** 2 + dx[:-1, :] ** 2).sum()),
+        ("you averaged the differences; TV is their sum.", np.abs(dy).mean() + np.abs(dx).mean()),
+        ("np.roll wraps around, so the last row is compared with the first; use forward "
+         "differences inside the map (np.diff, or h[1:] - h[:-1]).",
+         np.abs(np.roll(h, -1, 0) - h).sum() + np.abs(np.roll(h, -1, 1) - h).sum()),
+        ("take the absolute value of each difference before summing (signed differences cancel "
+         "out).", dy.sum() + dx.sum()),
+    ]
 
 
 def check_tv_subgradient(tv_subgradient):
@@ -86,7 +96,8 @@ def check_tv_subgradient(tv_subgradient):
     Returns
     -------
     bool
-        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (a flipped sign is
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (a flipped sign,
+        one direction only, sign(0) taken as 1 and a difference that touches one pixel only are
         named).
 
     Examples
@@ -114,16 +125,40 @@ def check_tv_subgradient(tv_subgradient):
     from ..explain.augmented import tv_subgradient as ref
 
     for h in _cases():
-        got = tv_subgradient(h.copy())
-        want = ref(h)
-        arr = np.asarray(got, dtype=np.float64) if got is not None else None
-        if arr is not None and arr.shape == want.shape and np.allclose(arr, -want):
-            raise ExerciseError("tv_subgradient: the sign is flipped. The term |h[i+1,j] - h[i,j]| "
-                                "grows with h[i+1,j]: add sign(d) there and subtract it at h[i,j].")
-        check_array(f"tv_subgradient on a {h.shape} map", got, want, atol=1e-6,
+        got = call_student(tv_subgradient, f"tv_subgradient(a {h.shape} map)", h.copy())
+        check_mistakes("tv_subgradient", got, ref(h), _subgradient_mistakes(h, ref(h)), atol=1e-6)
+        check_array(f"tv_subgradient on a {h.shape} map", got, ref(h), atol=1e-6,
                     hint="each difference d = h[i+1,j] - h[i,j] adds sign(d) to pixel (i+1, j) "
                          "and -sign(d) to pixel (i, j); the same along rows; sign(0) = 0.")
     return True
+
+
+def _spread(sy, sx, both=True):
+    """Scatter the signs of the vertical and horizontal differences back onto the pixels."""
+    out = np.zeros((sy.shape[0] + 1, sx.shape[1] + 1))
+    out[1:, :] += sy
+    out[:, 1:] += sx
+    if both:
+        out[:-1, :] -= sy
+        out[:, :-1] -= sx
+    return out
+
+
+def _subgradient_mistakes(h, want):
+    """(explanation, wrong subgradient) of the usual mistakes of the TV subgradient."""
+    dy, dx = np.diff(h, axis=0), np.diff(h, axis=1)
+    one = ("you used one direction only; add the terms of the vertical and the horizontal "
+           "differences.")
+    return [
+        ("the sign is flipped. The term |h[i+1,j] - h[i,j]| grows with h[i+1,j]: add sign(d) "
+         "there and subtract it at h[i,j].", -want),
+        (one, _spread(np.sign(dy), np.zeros_like(dx))),
+        (one, _spread(np.zeros_like(dy), np.sign(dx))),
+        ("sign(0) must be 0 (np.sign): where two neighbours are equal the difference adds "
+         "nothing.", _spread(np.where(dy >= 0, 1.0, -1.0), np.where(dx >= 0, 1.0, -1.0))),
+        ("each difference d = h[i+1,j] - h[i,j] touches two pixels: +sign(d) at (i+1, j) AND "
+         "-sign(d) at (i, j).", _spread(np.sign(dy), np.sign(dx), both=False)),
+    ]
 
 
 def check_subgradient_step(subgradient_step):
@@ -141,8 +176,8 @@ def check_subgradient_step(subgradient_step):
     Returns
     -------
     bool
-        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (an uphill step and
-        a missing factor 2 are named).
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (an uphill step, a
+        missing factor 2, a flipped residual, a missing or flipped term are named).
 
     Examples
     --------
@@ -171,19 +206,25 @@ def check_subgradient_step(subgradient_step):
         h = rng.random((16, 16)).astype(np.float32)
         g = rng.random((4, 4, 4)).astype(np.float32)
         data = 2.0 * op.adjoint(op(h) - g).astype(np.float64)
-        xi = data + lt * tv_subgradient(h) + 2.0 * le * h
-        want = h - alpha * xi
-        got = subgradient_step(h.copy(), g.copy(), op, lt, le, alpha)
-        arr = np.asarray(got, dtype=np.float64) if got is not None else None
-        if arr is not None and arr.shape == want.shape:
-            if np.allclose(arr, h + alpha * xi, atol=1e-4):
-                raise ExerciseError("subgradient_step: you stepped uphill: h - alpha * xi, not +.")
-            if np.allclose(arr, h - alpha * (0.5 * data + lt * tv_subgradient(h) + 2 * le * h),
-                           atol=1e-4) and lt + le > 0:
-                raise ExerciseError("subgradient_step: the data term's gradient is 2 M^T (M h - g): "
-                                    "the factor 2 is missing.")
-        check_array(f"subgradient_step (lambda_tv={lt}, lambda_e={le}, alpha={alpha})", got, want,
-                    atol=1e-4, rtol=1e-4,
+        tv, energy = lt * tv_subgradient(h), 2.0 * le * h
+        want = h - alpha * (data + tv + energy)
+        name = f"subgradient_step (lambda_tv={lt}, lambda_e={le}, alpha={alpha})"
+        got = call_student(subgradient_step, name, h.copy(), g.copy(), op, lt, le, alpha)
+        check_mistakes("subgradient_step", got, want, [
+            ("you stepped uphill: h - alpha * xi, not +.", h + alpha * (data + tv + energy)),
+            ("the data term's gradient is 2 M^T (M h - g): the factor 2 is missing.",
+             h - alpha * (0.5 * data + tv + energy)),
+            ("the residual is M h - g (prediction minus target), not g - M h.",
+             h - alpha * (-data + tv + energy)),
+            ("the energy term's gradient is 2 lambda_e h: the factor 2 is missing.",
+             h - alpha * (data + tv + 0.5 * energy)),
+            ("the energy term 2 lambda_e h is missing from xi.", h - alpha * (data + tv)),
+            ("the TV term lambda_tv * tv_subgradient(h) is missing from xi.",
+             h - alpha * (data + energy)),
+            ("the TV term is added to xi (+ lambda_tv ...), not subtracted.",
+             h - alpha * (data - tv + energy)),
+        ], atol=1e-4)
+        check_array(name, got, want, atol=1e-4, rtol=1e-4,
                     hint="xi = 2 op.adjoint(op(h) - g) + lambda_tv * tv_subgradient(h) "
                          "+ 2 lambda_energy h")
     return True

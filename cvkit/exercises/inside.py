@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ExerciseError, check_array
+from . import ExerciseError, call_student, check_array, check_mistakes
 
 __all__ = ["check_receptive_field", "check_backprop_step", "check_batchnorm_forward"]
 
@@ -23,15 +23,34 @@ RF_CASES = (
 )
 
 
-def _rf_reference(layers):
-    """The recursion, also what :func:`cvkit.inside.receptive_field` applies per
-    layer (tested there against gradients)."""
+def _rf_reference(layers, stride_first=False, add_strides=False, taps=-1, offset_sign=-1):
+    """The recursion, also what :func:`cvkit.inside.receptive_field` applies per layer (tested
+    there against gradients), and its usual mistakes: the stride updated before the size and
+    offset, strides added, ``k`` instead of ``k - 1`` (``taps=0``), the offset moved right."""
     size, stride, offset = 1, 1, 0
     for k, s, p in layers:
-        size += (k - 1) * stride
-        offset -= p * stride
-        stride *= s
+        if stride_first:
+            stride = stride + s if add_strides else stride * s
+        size += (k + taps) * stride
+        offset += offset_sign * p * stride
+        if not stride_first:
+            stride = stride + s if add_strides else stride * s
     return size, stride, offset
+
+
+def _rf_mistakes(layers):
+    """(explanation, wrong (size, stride, offset)) of the usual mistakes of the recursion."""
+    return [
+        ("you updated the stride before the size and the offset: a layer grows the receptive "
+         "field by (k - 1) times the stride accumulated BEFORE it.",
+         _rf_reference(layers, stride_first=True)),
+        ("the strides multiply (j_l = j_{l-1} * s_l); you added them.",
+         _rf_reference(layers, add_strides=True)),
+        ("a kernel of k taps adds k - 1 steps, not k: r_l = r_{l-1} + (k_l - 1) j_{l-1}.",
+         _rf_reference(layers, taps=0)),
+        ("padding moves the offset LEFT (outside the image): o_l = o_{l-1} - p_l j_{l-1}.",
+         _rf_reference(layers, offset_sign=1)),
+    ]
 
 
 def check_receptive_field(receptive_field_chain):
@@ -49,8 +68,9 @@ def check_receptive_field(receptive_field_chain):
     Returns
     -------
     bool
-        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` naming the wrong
-        number (size, stride or offset) and the rule behind it.
+        ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` naming the known
+        mistake (the stride updated first, strides added, k instead of k - 1, the offset moved
+        right) or the wrong number (size, stride or offset) and the rule behind it.
 
     Examples
     --------
@@ -78,10 +98,18 @@ def check_receptive_field(receptive_field_chain):
     >>> check_receptive_field(stride_first)   # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    cvkit.exercises.ExerciseError: receptive_field_chain([(3, 1, 0), (2, 2, 0), (3, 1, 0)]): wrong size: expected 8, got 9. Hint: the size grows by (k - 1) times the stride accumulated BEFORE this layer, not after it.
+    cvkit.exercises.ExerciseError: receptive_field_chain([(3, 1, 0), (2, 2, 0), (3, 1, 0)]): you updated the stride before the size and the offset: a layer grows the receptive field by (k - 1) times the stride accumulated BEFORE it.
+
+    A wrong number that matches no known mistake is named with the rule behind it:
+
+    >>> check_receptive_field(lambda layers: (*receptive_field_chain(layers)[:2], 0))
+    Traceback (most recent call last):
+    ...
+    cvkit.exercises.ExerciseError: receptive_field_chain([(7, 2, 3), (3, 2, 1), (3, 1, 1), (3, 1, 1)]): wrong offset: expected -13, got 0. Hint: each layer moves the offset left by its padding times the stride accumulated before it (offset starts at 0).
     """
     for layers in RF_CASES:
-        got = receptive_field_chain(list(layers))
+        got = call_student(receptive_field_chain, f"receptive_field_chain({list(layers)})",
+                           list(layers))
         if got is None:
             raise ExerciseError("receptive_field_chain returned None; return (size, stride, "
                                 "offset).")
@@ -89,6 +117,8 @@ def check_receptive_field(receptive_field_chain):
             raise ExerciseError("receptive_field_chain must return three numbers (size, stride, "
                                 f"offset); got {got!r}.")
         size, stride, offset = _rf_reference(layers)
+        check_mistakes(f"receptive_field_chain({list(layers)})", got, [size, stride, offset],
+                       _rf_mistakes(layers), atol=0.5, rtol=0)
         names = ("size", "stride", "offset")
         for name, g, e in zip(names, got, (size, stride, offset)):
             if g != e:
@@ -103,6 +133,51 @@ def check_receptive_field(receptive_field_chain):
                                     f"expected {e}, got {g}. Hint: {hint}")
     print("Correct: receptive_field_chain")
     return True
+
+
+_WEIGHTS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8")
+
+
+def _backprop(p, x, t, eta, sequential=False, out_derivative=True, both_paths=True,
+              hidden_derivative=True):
+    """One SGD step of the worked example's 2-2-2 sigmoid network, and its usual mistakes:
+    ``sequential`` updates w5..w8 before the hidden deltas use them, no derivative of the
+    output or hidden sigmoid, a hidden delta through the output o1 only."""
+    def sig(z):
+        return 1.0 / (1.0 + np.exp(-z))
+
+    h1 = sig(p["w1"] * x[0] + p["w2"] * x[1] + p["b1"])
+    h2 = sig(p["w3"] * x[0] + p["w4"] * x[1] + p["b1"])
+    o1 = sig(p["w5"] * h1 + p["w6"] * h2 + p["b2"])
+    o2 = sig(p["w7"] * h1 + p["w8"] * h2 + p["b2"])
+    d1, d2 = o1 - t[0], o2 - t[1]
+    if out_derivative:
+        d1, d2 = d1 * o1 * (1 - o1), d2 * o2 * (1 - o2)
+    new = {"w5": p["w5"] - eta * d1 * h1, "w6": p["w6"] - eta * d1 * h2,
+           "w7": p["w7"] - eta * d2 * h1, "w8": p["w8"] - eta * d2 * h2}
+    w = new if sequential else p
+    e1 = d1 * w["w5"] + (d2 * w["w7"] if both_paths else 0.0)
+    e2 = d1 * w["w6"] + (d2 * w["w8"] if both_paths else 0.0)
+    if hidden_derivative:
+        e1, e2 = e1 * h1 * (1 - h1), e2 * h2 * (1 - h2)
+    new.update(w1=p["w1"] - eta * e1 * x[0], w2=p["w2"] - eta * e1 * x[1],
+               w3=p["w3"] - eta * e2 * x[0], w4=p["w4"] - eta * e2 * x[1])
+    return [new[k] for k in _WEIGHTS]
+
+
+def _backprop_mistakes(params, x, t, eta):
+    """(explanation, wrong new weights w1..w8) of the usual mistakes of one backprop step."""
+    return [
+        ("the hidden deltas must use the OLD w5..w8: compute every gradient first, then update "
+         "the weights.", lambda: _backprop(params, x, t, eta, sequential=True)),
+        ("delta_o = (out_o - target) * out_o * (1 - out_o): the derivative of the output "
+         "sigmoid is missing.", lambda: _backprop(params, x, t, eta, out_derivative=False)),
+        ("for a hidden weight, dE_total/dout_h1 sums the paths through BOTH outputs "
+         "(delta_o1 * w5 + delta_o2 * w7).", lambda: _backprop(params, x, t, eta,
+                                                               both_paths=False)),
+        ("the hidden delta also multiplies by the derivative of the hidden sigmoid, "
+         "out_h * (1 - out_h).", lambda: _backprop(params, x, t, eta, hidden_derivative=False)),
+    ]
 
 
 def check_backprop_step(backprop_step):
@@ -120,8 +195,9 @@ def check_backprop_step(backprop_step):
     -------
     bool
         ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` with the first
-        wrong weight (a flipped sign, a hidden weight that misses one of the two paths and a wrong
-        output delta are named).
+        wrong weight (a flipped sign, hidden deltas computed with the updated w5..w8, a hidden
+        weight that misses one of the two paths, a missing sigmoid derivative and changed biases
+        are named).
 
     Examples
     --------
@@ -149,14 +225,19 @@ def check_backprop_step(backprop_step):
         p = {k: float(v) for k, v in zip(B.EXAMPLE_PARAMS, rng.uniform(-1, 1, 10))}
         cases.append((p, tuple(rng.uniform(0, 1, 2)), tuple(rng.uniform(0, 1, 2)), 0.3))
     for params, x, t, eta in cases:
-        got = backprop_step(dict(params), x, t, eta)
+        got = call_student(backprop_step, f"backprop_step(params, inputs={x}, targets={t}, "
+                           f"eta={eta})", dict(params), x, t, eta)
         if not isinstance(got, dict):
             raise ExerciseError("backprop_step must return a dict of the new parameters; got "
                                 f"{type(got).__name__}.")
         ref = B.sgd_step(params, B.backward(params, x, t), eta)
-        for k in ("w1", "w5", "w8", "w3", "w2", "w4", "w6", "w7"):
+        for k in _WEIGHTS:
             if k not in got:
                 raise ExerciseError(f"backprop_step: the result has no '{k}'.")
+        check_mistakes(f"backprop_step (inputs {x})", [float(got[k]) for k in _WEIGHTS],
+                       [ref[k] for k in _WEIGHTS], _backprop_mistakes(params, x, t, eta),
+                       atol=1e-9, rtol=1e-7)
+        for k in ("w1", "w5", "w8", "w3", "w2", "w4", "w6", "w7"):
             g = float(got[k])
             if not np.isclose(g, ref[k], atol=1e-9, rtol=1e-7):
                 grad = B.backward(params, x, t)[k]
@@ -191,7 +272,8 @@ def check_batchnorm_forward(bn_forward):
     -------
     bool
         ``True``; a wrong answer raises :class:`~cvkit.exercises.ExerciseError` (the unbiased
-        variance and per-position statistics of images are named).
+        variance, epsilon outside the root, gamma and beta swapped or missing, statistics over
+        every axis, over the channels or per position of images are named).
 
     Examples
     --------
@@ -217,19 +299,39 @@ def check_batchnorm_forward(bn_forward):
         c = shape[-1]
         x = rng.normal(2.0, 3.0, shape)
         gamma, beta = rng.uniform(0.5, 2.0, c), rng.normal(size=c)
-        got = bn_forward(x.copy(), gamma, beta, 1e-3)
+        got = call_student(bn_forward, f"bn_forward(x of shape {shape}, gamma, beta, 1e-3)",
+                           x.copy(), gamma, beta, 1e-3)
         ref = batchnorm_forward(x, gamma, beta, training=True, epsilon=1e-3)[0]
-        got_arr = np.asarray(got, np.float64) if got is not None else None
-        if got_arr is not None and got_arr.shape == ref.shape:
-            axes = tuple(range(len(shape) - 1))
-            unbiased = gamma * (x - x.mean(axes)) / np.sqrt(x.var(axes, ddof=1) + 1e-3) + beta
-            if np.allclose(got_arr, unbiased, atol=1e-6):
-                raise ExerciseError("bn_forward: you used the unbiased variance (ddof=1); batch "
-                                    "norm divides by m, the number of values in the batch.")
-            if len(shape) == 4 and np.allclose(
-                    got_arr, gamma * (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-3) + beta, atol=1e-6):
-                raise ExerciseError("bn_forward: for images the statistics are per channel over "
-                                    "the batch AND the positions: average over axes (0, 1, 2).")
+        check_mistakes("bn_forward", got, ref, _bn_mistakes(x, gamma, beta, 1e-3), atol=1e-6,
+                       rtol=1e-6)
         check_array(f"bn_forward on shape {shape}", got, ref, atol=1e-6, rtol=1e-6,
                     hint="y = gamma * (x - mean) / sqrt(var + eps) + beta, per channel.")
     return True
+
+
+def _bn_mistakes(x, gamma, beta, eps):
+    """(explanation, wrong output) of the usual mistakes of the batch-norm forward pass."""
+    axes = tuple(range(x.ndim - 1))
+
+    def norm(over=axes, ddof=0, eps_inside=True):
+        mean, var = x.mean(over, keepdims=True), x.var(over, ddof=ddof, keepdims=True)
+        return (x - mean) / (np.sqrt(var + eps) if eps_inside else np.sqrt(var) + eps)
+
+    mistakes = [
+        ("you used the unbiased variance (ddof=1); batch norm divides by m, the number of values "
+         "in the batch.", lambda: gamma * norm(ddof=1) + beta),
+        ("epsilon goes inside the square root: sqrt(var + eps), not sqrt(var) + eps.",
+         lambda: gamma * norm(eps_inside=False) + beta),
+        ("gamma scales and beta shifts: y = gamma * x_hat + beta; you swapped them.",
+         lambda: beta * norm() + gamma),
+        ("gamma and beta are missing: y = gamma * x_hat + beta.", lambda: norm()),
+        ("batch norm keeps one mean and variance per channel: average over every axis but the "
+         "last, not over all of them.", lambda: gamma * norm(over=None) + beta),
+        ("you normalised over the channels (the last axis: layer norm); batch norm averages "
+         "over the batch, per channel.", lambda: gamma * norm(over=(x.ndim - 1,)) + beta),
+    ]
+    if x.ndim == 4:
+        mistakes.append(("for images the statistics are per channel over the batch AND the "
+                         "positions: average over axes (0, 1, 2).",
+                         lambda: gamma * norm(over=(0,)) + beta))
+    return mistakes
