@@ -23,33 +23,15 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from _timing import _interleaved, _ratio  # noqa: E402  (benchmarks/ is on sys.path)
+
 HERE = Path(__file__).resolve().parent
-
-
-def _interleaved(fns, repeats):
-    """Time several functions round-robin (one call of each per round, after a warm-up), so that
-    load changes on a shared machine hit all of them alike. Returns {name: list of seconds}."""
-    for fn in fns.values():
-        fn()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return times
-
-
-def _ratio(times, num, den):
-    """Median over rounds of the per-round ratio num / den."""
-    return float(np.median(np.asarray(times[num]) / np.asarray(times[den])))
 
 
 def _model(size):

@@ -32,31 +32,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from _timing import _interleaved, _ratio  # noqa: E402  (benchmarks/ is on sys.path)
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 ZOO_NAME = "shapes_fcam_s8"
 #: the ablation's variants: name -> the loss switches given to fit_fcam
 VARIANTS = {"full (seeds + CRF + size)": {}, "no CRF": {"crf_weight": 0.0},
             "no size": {"size_weight": 0.0}, "seeds only": {"crf_weight": 0.0, "size_weight": 0.0}}
-
-
-def _interleaved(fns, repeats):
-    """Time several functions round-robin (one call of each per round, after a warm-up), so that
-    load changes on a shared machine hit all of them alike. Returns {name: list of seconds}."""
-    for fn in fns.values():
-        fn()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return times
-
-
-def _ratio(times, num, den):
-    """Median over rounds of the per-round ratio num / den."""
-    return float(np.median(np.asarray(times[num]) / np.asarray(times[den])))
 
 
 def _recipe():
