@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .._validate import check_int
+from .._validate import check_bool, check_int
 
 __all__ = ["plot_filters", "plot_feature_maps", "plot_patches", "plot_ascent"]
 
@@ -27,11 +27,14 @@ def _grid(rows, cols, size):
     return plt.subplots(rows, cols, figsize=(cols * size[0], rows * size[1]), squeeze=False)
 
 
-def plot_filters(filters, max_filters=32, max_channels=8, title=None):
+def plot_filters(filters, max_filters=32, max_channels=8, title=None, rgb=None):
     """Draw the tiles from :func:`cvkit.inside.conv_filters` in a grid.
 
     RGB tiles ``(F, kh, kw, 3)``: one tile per filter, 8 per row; grey tiles ``(F, C, kh, kw)``:
-    one row per filter, one column per input channel.
+    one row per filter, one column per input channel. ``rgb=None`` tells them apart by the shape:
+    RGB when the last axis is 3 and the two middle axes are equal (a square kernel), so that grey
+    3 x 3 tiles ``(F, C, 3, 3)`` with C != 3 are not drawn as colour; give ``rgb`` when in doubt
+    (the same value you gave :func:`~cvkit.inside.conv_filters`).
 
     Parameters
     ----------
@@ -40,6 +43,8 @@ def plot_filters(filters, max_filters=32, max_channels=8, title=None):
     max_filters, max_channels : int >= 1
         How many filters (rows) and input channels (columns) to draw at most.
     title : str, optional
+    rgb : bool, optional
+        Whether the tiles are RGB (default: from the shape, see above).
 
     Returns
     -------
@@ -50,13 +55,18 @@ def plot_filters(filters, max_filters=32, max_channels=8, title=None):
     >>> fig = plot_filters(np.random.default_rng(0).random((10, 3, 3, 3)))
     >>> len(fig.axes), len([ax for ax in fig.axes if ax.images])
     (16, 10)
+    >>> grey = plot_filters(np.random.default_rng(0).random((6, 16, 3, 3)), max_channels=4)
+    >>> len(grey.axes), grey.axes[0].images[0].get_cmap().name     # 6 rows x 4 channels, grey
+    (24, 'gray')
     """
     f = np.asarray(filters)
     if f.ndim != 4:
         raise ValueError(f"`filters` must be the 4-D output of conv_filters; got shape {f.shape}.")
     max_filters = check_int(max_filters, "max_filters", minimum=1)
     max_channels = check_int(max_channels, "max_channels", minimum=1)
-    if f.shape[-1] == 3:
+    if rgb is None:
+        rgb = f.shape[-1] == 3 and f.shape[1] == f.shape[2]
+    if check_bool(rgb, "rgb"):
         f = f[:max_filters]
         cols = min(8, len(f))
         fig, axes = _grid(math.ceil(len(f) / cols), cols, (1.0, 1.0))
