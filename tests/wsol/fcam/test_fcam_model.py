@@ -121,7 +121,11 @@ def test_keras_round_trip_identical_outputs_and_trains_on(data, tmp_path):
     assert isinstance(back, FCAM)
     for a, b in zip(model.predict(x, verbose=0), back.predict(x, verbose=0)):
         np.testing.assert_array_equal(a, b)
-    assert back.fcam_config == model.fcam_config
+    kept, loaded = dict(model.fcam_config), dict(back.fcam_config)
+    assert loaded.pop("t0") == pytest.approx(float(model.barrier_t.numpy()))   # resumes its t
+    kept.pop("t0")
+    assert loaded == kept
+    assert float(back.barrier_t.numpy()) == pytest.approx(float(model.barrier_t.numpy()))
     enc = _values(back.get_layer("encoder").weights)
     dec = _values(back.get_layer("decoder").trainable_weights)
     hist = back.fit(x, y, batch_size=4, epochs=1, verbose=0)
