@@ -109,7 +109,7 @@ def score_fcam_grad_cam(model, test):
     --------
     >>> from cvkit.datasets import shapes
     >>> from cvkit.models import small_cnn
-    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu2", "relu1"])
+    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu3", "relu2"])
     >>> round(score_fcam_grad_cam(model, shapes(4, image_size=32))["accuracy"], 2) <= 1.0
     True
     """
