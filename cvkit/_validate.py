@@ -103,7 +103,10 @@ def as_array(x, name, ndim=None, kind="numeric", finite=True, dtype=None, empty_
                              .replace(" ;", ";"))
     is_num = arr.dtype == bool or np.issubdtype(arr.dtype, np.number)
     if kind != "any" and not is_num:
-        raise TypeError(f"`{name}` must be numeric; got dtype {arr.dtype}.")
+        raise TypeError(f"`{name}` must be numeric; got dtype {arr.dtype}"
+                        f"{' (strings are not read as numbers)' if arr.dtype.kind in 'US' else ''}.")
+    if kind != "any" and np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"`{name}` must be real; got dtype {arr.dtype}.")
     if not empty_ok and arr.size == 0:
         raise ValueError(f"`{name}` is empty: shape {arr.shape}.")
     if kind == "float" and not np.issubdtype(arr.dtype, np.floating):
@@ -119,6 +122,10 @@ def as_array(x, name, ndim=None, kind="numeric", finite=True, dtype=None, empty_
         if bad.size:
             raise ValueError(f"`{name}` must hold integers; got {arr.ravel()[bad[0]]:g} at index "
                              f"{bad[0]}.")
+        big = np.flatnonzero(np.abs(arr.ravel()) >= 2.0 ** 63)
+        if big.size:   # beyond int64: the cast would wrap around silently
+            raise ValueError(f"`{name}` must hold integers within int64; got "
+                             f"{arr.ravel()[big[0]]:g} at index {big[0]}.")
         arr = arr.astype(np.int64)
     return arr.astype(dtype, copy=False) if dtype is not None else arr
 
@@ -139,7 +146,9 @@ def check_size(value, name, minimum=1, maximum=None, ndim=2):
     ...
     TypeError: `image_size` must be an int or a sequence of 2 ints; got str '64'.
     """
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]   # a 0-d array: its one element
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
         values = (value,) * ndim
     elif isinstance(value, (tuple, list, np.ndarray)):
         values = tuple(value)
@@ -147,12 +156,18 @@ def check_size(value, name, minimum=1, maximum=None, ndim=2):
             raise ValueError(f"`{name}` must be an int or a sequence of {ndim} ints; got "
                              f"{len(values)} values {value!r}.")
     else:
-        raise TypeError(f"`{name}` must be an int or a sequence of {ndim} ints; got {describe(value)}.")
+        hint = (" (a float size is not truncated: pass an int)"
+                if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+                else "")
+        raise TypeError(f"`{name}` must be an int or a sequence of {ndim} ints; got "
+                        f"{describe(value)}{hint}.")
     out = []
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            hint = (" (a float size is not truncated: pass an int)"
+                    if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) else "")
             raise TypeError(f"`{name}` must be an int or a sequence of {ndim} ints; got "
-                            f"{describe(value)}.")
+                            f"{describe(value)}, whose {describe(v)} is not an int{hint}.")
         v = int(v)
         if v < minimum or (maximum is not None and v > maximum):
             hi = f" and <= {maximum}" if maximum is not None else ""
@@ -192,7 +207,7 @@ def check_seed(seed, name="seed", allow_none=True):
     """
     if seed is None and allow_none:
         return None
-    return check_int(seed, name, minimum=0)
+    return check_int(seed, name, minimum=0, maximum=2 ** 63 - 1)
 
 
 def as_images(images, name="images", channels=(1, 3), allow_single=True, check_nan=True):
@@ -322,7 +337,7 @@ def check_int(value, name, minimum=None, maximum=None):
     ...
     TypeError: `k` must be an integer; got float 2.0.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"`{name}` must be an integer; got {_describe(value)}.")
     value = int(value)
     if minimum is not None and value < minimum:
@@ -359,7 +374,7 @@ def check_float(value, name, minimum=None, maximum=None, strict_min=False):
     ...
     ValueError: `sigma` must be finite; got nan.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number; got {_describe(value)}.")
     value = float(value)
     if not np.isfinite(value):
@@ -394,8 +409,19 @@ def check_choice(value, name, choices):
     ...
     ValueError: `method` must be one of ['bilinear', 'nearest']; got 'cubic'.
     """
-    if value not in choices:
-        raise ValueError(f"`{name}` must be one of {sorted(map(str, choices))}; got {value!r}.")
+    listed = sorted(map(str, choices))
+    if isinstance(value, (bool, np.bool_)) and not any(isinstance(c, (bool, np.bool_))
+                                                       for c in choices):
+        # True == 1: a bool would otherwise pass for the choice 1
+        raise TypeError(f"`{name}` must be one of {listed}; got {describe(value)}.")
+    try:   # an array is never a choice (its == is element-wise; a 1-element one would pass)
+        ok = not isinstance(value, np.ndarray) and any(value is c or bool(value == c)
+                                                       for c in choices)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        got = repr(value) if isinstance(value, (str, numbers.Number)) else describe(value)
+        raise ValueError(f"`{name}` must be one of {listed}; got {got}.")
     return value
 
 

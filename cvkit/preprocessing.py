@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_choice, check_float, check_int, to_numpy
+from ._validate import check_bool, check_choice, check_float, check_int, to_numpy
 
 __all__ = ["ZeroCenter", "Standardizer", "MeanImage", "ChannelMean", "ChannelStandardizer", "PCA",
            "CorrelationSelector", "BACKBONE_PREPROCESSING", "backbone_preprocessing",
@@ -38,8 +38,8 @@ def _as_data(x, name="x", min_ndim=2):
     arr = np.asarray(x)
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255.0
-    if not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"`{name}` must be a numeric array; got dtype {arr.dtype}.")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"`{name}` must be a real numeric array; got dtype {arr.dtype}.")
     if arr.ndim < min_ndim:
         raise ValueError(f"`{name}` must be a batch with at least {min_ndim} dimensions (N, ...); got "
                          f"shape {arr.shape}.")
@@ -49,6 +49,12 @@ def _as_data(x, name="x", min_ndim=2):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"`{name}` contains NaN or infinite values.")
     return arr
+
+
+def _stat(x, fn, axis):
+    """``fn(x, axis)`` accumulated in float64 (squares of large float32 values overflow: the std
+    of values around 1e20 would be inf), returned in ``x``'s dtype."""
+    return fn(x, axis=axis, dtype=np.float64).astype(x.dtype)
 
 
 class _Fitted:
@@ -160,8 +166,7 @@ class Standardizer(_Scaled, ZeroCenter):
 
     def fit(self, x):
         super().fit(x)
-        x = _as_data(x, "x")
-        self.std_ = x.std(axis=0)
+        self.std_ = _stat(_as_data(x, "x"), np.std, 0)
         return self
 
 
@@ -258,7 +263,7 @@ class ChannelStandardizer(_Scaled, ChannelMean):
 
     def fit(self, x):
         super().fit(x)
-        self.std_ = _as_data(x, "x", min_ndim=4).std(axis=(0, 1, 2))
+        self.std_ = _stat(_as_data(x, "x", min_ndim=4), np.std, (0, 1, 2))
         return self
 
 
@@ -279,7 +284,10 @@ class PCA(_Fitted):
     Parameters
     ----------
     n_components : int, optional
-        Keep the largest components only (not with ``zca``).
+        Keep the largest components only (not with ``zca``). By default all
+        :math:`\\min(N, D)` components with a variance are kept: with fewer samples than features
+        (20 images of 64 x 64 x 3) the data span at most N directions, which the SVD of the centred
+        data gives without the D x D covariance; ``zca`` then whitens within that span.
     whiten : bool
     zca : bool
     eps : float
@@ -302,7 +310,7 @@ class PCA(_Fitted):
     >>> pca = PCA().fit(x)
     >>> pca.explained_variance_
     array([4., 1.])
-    >>> np.round(pca.transform(x), 4)        # decorrelated: coordinates along U
+    >>> np.round(pca.transform(x), 4) + 0.0  # decorrelated: coordinates along U (+ 0.0: no -0.)
     array([[ 2.8284,  0.    ],
            [-2.8284,  0.    ],
            [ 0.    ,  1.4142],
@@ -319,7 +327,7 @@ class PCA(_Fitted):
     One component keeps the diagonal only; the way back loses the rest:
 
     >>> pca1 = PCA(n_components=1).fit(x)
-    >>> np.round(pca1.inverse_transform(pca1.transform(x)), 4)
+    >>> np.round(pca1.inverse_transform(pca1.transform(x)), 4) + 0.0
     array([[ 2.,  2.],
            [-2., -2.],
            [ 0.,  0.],
@@ -330,8 +338,8 @@ class PCA(_Fitted):
         super().__init__(eps)
         self.n_components = None if n_components is None else check_int(n_components,
                                                                           "n_components", 1)
-        self.whiten = bool(whiten)
-        self.zca = bool(zca)
+        self.whiten = check_bool(whiten, "whiten")
+        self.zca = check_bool(zca, "zca")
         if self.zca and self.n_components is not None:
             raise ValueError("`n_components` cannot be used with `zca=True` (ZCA keeps every "
                              "dimension); choose one.")
@@ -345,39 +353,40 @@ class PCA(_Fitted):
                              f"{self.n_components}.")
         self.mean_ = flat.mean(axis=0)
         xc = flat - self.mean_
-        cov = xc.T @ xc / len(flat)
-        evals, evecs = np.linalg.eigh(cov)
-        order = np.argsort(evals)[::-1]
-        evals, evecs = np.clip(evals[order], 0.0, None), evecs[:, order]
+        # the SVD of the centred data, X_c = U S V^T, gives the eigenvectors V and eigenvalues
+        # S^2 / N of the covariance without forming the D x D matrix (N << D for images)
+        _, sv, vt = np.linalg.svd(xc, full_matrices=False)
+        evals, evecs = sv ** 2 / len(flat), vt.T
         # a deterministic sign per component (largest entry positive)
-        signs = np.sign(evecs[np.abs(evecs).argmax(axis=0), np.arange(d)])
+        signs = np.sign(evecs[np.abs(evecs).argmax(axis=0), np.arange(evecs.shape[1])])
         evecs = evecs * np.where(signs == 0, 1.0, signs)
-        k = self.n_components or d
+        k = self.n_components or evecs.shape[1]
         self.components_ = evecs[:, :k]
         self.explained_variance_ = evals[:k]
         self.sample_shape_ = x.shape[1:]
         return self
 
-    def _matrix(self):
-        m = self.components_
+    def _scale(self):
+        """The factor applied to each coordinate along U: 1, or the whitening :math:`(\\Lambda +
+        \\epsilon)^{-1/2}`."""
         if self.whiten or self.zca:
-            m = m / np.sqrt(self.explained_variance_ + self.eps)
-        if self.zca:
-            m = m @ self.components_.T
-        return m
+            return 1.0 / np.sqrt(self.explained_variance_ + self.eps)
+        return np.ones_like(self.explained_variance_)
 
     def transform(self, x):
         x = self._check(x)
-        out = (x.reshape(len(x), -1) - self.mean_) @ self._matrix()
+        out = ((x.reshape(len(x), -1) - self.mean_) @ self.components_) * self._scale()
         if self.zca:
-            out = out.reshape(x.shape)
+            out = (out @ self.components_.T).reshape(x.shape)
         return out.astype(np.float32)
 
     def inverse_transform(self, z):
-        z = np.asarray(z, np.float64)
+        z = np.asarray(to_numpy(z), np.float64)
         flat = z.reshape(len(z), -1)
-        m = self._matrix()
-        return (flat @ np.linalg.pinv(m) + self.mean_).reshape((len(z),) + self.sample_shape_)
+        if self.zca:
+            flat = flat @ self.components_
+        back = (flat / self._scale()) @ self.components_.T
+        return (back + self.mean_).reshape((len(z),) + self.sample_shape_)
 
 
 class CorrelationSelector(_Fitted):
@@ -496,7 +505,8 @@ def backbone_preprocessing(name):
     """The Keras ``preprocess_input`` of a pretrained backbone, adapted to images in [0, 1].
 
     Pretrained weights expect the exact preprocessing their authors used; the returned function
-    multiplies by 255 and calls ``keras.applications.<module>.preprocess_input``.
+    multiplies by 255 and calls ``keras.applications.<module>.preprocess_input``. uint8 images
+    (NumPy or tensors) are already in [0, 255] and are passed on as float32 without the factor.
 
     Parameters
     ----------
@@ -515,6 +525,8 @@ def backbone_preprocessing(name):
     ('preprocess_mobilenetv2', 'scale to [-1, 1]: x * 2 - 1')
     >>> f(np.array([0.0, 0.5, 1.0]))
     array([-1.,  0.,  1.])
+    >>> np.asarray(f(np.array([0, 255], np.uint8)))       # uint8 is not scaled by 255 twice
+    array([-1.,  1.], dtype=float32)
     """
     key = check_choice(str(name).lower().replace("_", "").replace("-", ""), "name",
                        tuple(BACKBONE_PREPROCESSING))
@@ -523,6 +535,11 @@ def backbone_preprocessing(name):
     module = getattr(keras.applications, _KERAS_MODULE[key])
 
     def preprocess(images):
+        # uint8 images are already in [0, 255]: scaling them by 255 again would saturate everything
+        if keras.backend.standardize_dtype(getattr(images, "dtype", "float32")) == "uint8":
+            x = (images.astype(np.float32) if isinstance(images, np.ndarray)
+                 else keras.ops.cast(images, "float32"))
+            return module.preprocess_input(x)
         return module.preprocess_input(images * 255.0)
 
     preprocess.__name__ = f"preprocess_{key}"

@@ -164,3 +164,58 @@ def test_correlation_selector_bad_input(split):
         CorrelationSelector(k=2).transform(test)
     with pytest.raises(ValueError, match="samples of shape"):
         CorrelationSelector(k=2).fit(train, y).transform(test[:, :8])
+
+
+# ------------------------------------------------------------------------------------------------
+# issue 17: N << D without the D x D covariance, booleans that are booleans, large values
+# ------------------------------------------------------------------------------------------------
+
+
+def test_pca_few_samples_many_features_matches_the_covariance():
+    rng = np.random.default_rng(0)
+    x, test = rng.random((10, 60)), rng.random((3, 60))
+    p = PCA().fit(x)
+    assert p.components_.shape == (60, 10)          # min(N, D) components, not D
+    xc = x - x.mean(0)
+    evals, evecs = np.linalg.eigh(xc.T @ xc / 10)
+    evals, evecs = evals[::-1], evecs[:, ::-1]
+    np.testing.assert_allclose(p.explained_variance_[:9], evals[:9], rtol=1e-10)
+    # same directions up to sign, and the same sign rule (largest entry positive)
+    evecs = evecs * np.sign(evecs[np.abs(evecs).argmax(0), np.arange(60)])
+    np.testing.assert_allclose(p.components_[:, :9], evecs[:, :9], atol=1e-8)
+    np.testing.assert_allclose(p.transform(test)[:, :9], (test - x.mean(0)) @ evecs[:, :9],
+                               atol=1e-5)
+
+
+def test_pca_whiten_on_images_is_fast_and_white():
+    import time
+
+    x = np.random.default_rng(0).random((20, 64, 64, 3)).astype(np.float32)
+    t0 = time.perf_counter()
+    p = PCA(whiten=True).fit(x)
+    assert time.perf_counter() - t0 < 20                 # the 12288 x 12288 route took minutes
+    z = p.transform(x)[:, :19].astype(np.float64)        # 19 directions carry the 20 samples
+    np.testing.assert_allclose(z.T @ z / 20, np.eye(19), atol=1e-3)
+    zca = PCA(zca=True).fit(x)
+    np.testing.assert_allclose(zca.inverse_transform(zca.transform(x)), x, atol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs,arg", [(dict(whiten="no"), "whiten"), (dict(zca="yes"), "zca"),
+                                        (dict(whiten=1), "whiten"), (dict(n_components=2.0),
+                                                                     "n_components")])
+def test_pca_options_are_checked(kwargs, arg):
+    with pytest.raises(TypeError, match=f"`{arg}`"):
+        PCA(**kwargs)
+
+
+def test_normalisers_refuse_non_numbers_and_survive_large_values():
+    with pytest.raises(TypeError, match="`x`"):
+        Standardizer().fit(np.ones((3, 2), complex))
+    with pytest.raises(TypeError, match="`x`"):
+        ZeroCenter().fit(np.array([["a", "b"]]))
+    x = np.array([[1e20, 0.0], [3e20, 1.0]], np.float32)   # squares overflow float32
+    st = Standardizer().fit(x)
+    np.testing.assert_allclose(st.std_, [1e20, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(st.transform(x), [[-1, -1], [1, 1]], atol=1e-6)
+    cs = ChannelStandardizer().fit(np.full((2, 1, 1, 3), 3e20, np.float32) * [[[[1, 2, 3]]]])
+    assert np.all(np.isfinite(cs.std_))

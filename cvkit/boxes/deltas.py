@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import as_array
 from .formats import as_boxes
 from .iou import _common, _pair_shapes
 
@@ -15,7 +16,10 @@ _DELTA_CLIP = float(np.log(1000.0 / 16))
 def _variances(variances):
     if variances is None:
         return np.ones(4)
-    v = np.asarray(variances, dtype=np.float64).reshape(-1)
+    v = as_array(variances, "variances", ndim=(0, 1), kind="float", dtype=np.float64,
+                 finite=False).reshape(-1)
+    if np.asarray(variances).dtype == bool:
+        raise TypeError(f"`variances` must be numbers; got {variances!r}.")
     if v.size == 1:
         v = np.repeat(v, 4)
     if v.size != 4 or not np.all(np.isfinite(v)) or np.any(v <= 0):

@@ -1,11 +1,9 @@
 """Box formats: the one internal format (normalised ``xyxy``), conversions, clipping and area."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from .._validate import describe, to_numpy
+from .._validate import check_choice, check_size, describe, to_numpy
 
 __all__ = ["FORMATS", "as_boxes", "convert", "clip", "area"]
 
@@ -45,19 +43,12 @@ def _image_hw(image_size, name="image_size"):
     if image_size is None:
         raise ValueError(f"`{name}` is required to convert to or from 'pixels': give (height, width) "
                          "or one int for a square image.")
-    if isinstance(image_size, numbers.Integral) and not isinstance(image_size, bool):
-        h = w = int(image_size)
-    else:
-        try:
-            size = tuple(int(s) for s in image_size)
-        except Exception as exc:
-            raise TypeError(f"`{name}` must be an int or (height, width); got "
-                            f"{describe(image_size)}.") from exc
-        if len(size) == 3:  # an image shape (H, W, C)
-            size = size[:2]
-        if len(size) != 2:
-            raise ValueError(f"`{name}` must be an int or (height, width); got {image_size!r}.")
-        h, w = size
+    if isinstance(image_size, (tuple, list, np.ndarray)) and np.ndim(image_size) == 1 \
+            and len(image_size) == 3:
+        image_size = tuple(image_size)[:2]   # an image shape (H, W, C)
+    # strings, floats and bools are refused, not read digit by digit ('64' is not (6, 4)) nor
+    # truncated (64.5 is not 64)
+    h, w = check_size(image_size, name, minimum=-np.inf)
     if h < 1 or w < 1:
         raise ValueError(f"`{name}` must be positive; got height {h}, width {w}.")
     return h, w
@@ -118,10 +109,8 @@ def convert(boxes, src, dst, image_size=None):
 
     Shown in ``notebooks/01_localization.ipynb``.
     """
-    if src not in FORMATS:
-        raise ValueError(f"`src` must be one of {list(FORMATS)}; got {src!r}.")
-    if dst not in FORMATS:
-        raise ValueError(f"`dst` must be one of {list(FORMATS)}; got {dst!r}.")
+    check_choice(src, "src", FORMATS)
+    check_choice(dst, "dst", FORMATS)
     b = as_boxes(boxes, "boxes")
     if "pixels" in (src, dst):
         _image_hw(image_size)

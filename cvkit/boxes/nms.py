@@ -46,17 +46,17 @@ def nms(boxes, scores, max_output_size=100, iou_threshold=0.5, score_threshold=N
     """
     import tensorflow as tf
 
-    from .._validate import check_float, check_int
+    from .._validate import as_array, check_float, check_int
 
     b = as_boxes(boxes, "boxes")
     if b.ndim != 2:
         raise ValueError(f"`boxes` must have shape (N, 4); got {b.shape}.")
-    s = np.asarray(to_numpy(scores))
+    s = as_array(scores, "scores", kind="float")
     if s.shape != (b.shape[0],):
         raise ValueError(f"`scores` must have shape ({b.shape[0]},), one score per box; got "
                          f"{s.shape}.")
-    if not np.issubdtype(s.dtype, np.number) or not np.all(np.isfinite(s)):
-        raise ValueError("`scores` must be finite numbers.")
+    if np.asarray(to_numpy(scores)).dtype == bool:
+        raise TypeError("`scores` must be numbers (one confidence per box); got a bool array.")
     max_output_size = check_int(max_output_size, "max_output_size", minimum=0)
     iou_threshold = check_float(iou_threshold, "iou_threshold", 0.0, 1.0)
     kw = {}
@@ -66,8 +66,10 @@ def nms(boxes, scores, max_output_size=100, iou_threshold=0.5, score_threshold=N
         return np.zeros((0,), np.int64)
     # tf.image.non_max_suppression takes any diagonal pair of corners (so xyxy works unchanged, as
     # IoU is symmetric in x and y); note that it reads an inverted box as the box between its corners.
+    # never more than the boxes given (TensorFlow takes an int32 and refuses larger counts)
     idx = tf.image.non_max_suppression(tf.constant(b, tf.float32), tf.constant(s, tf.float32),
-                                       max_output_size, iou_threshold=iou_threshold, **kw)
+                                       min(max_output_size, b.shape[0]),
+                                       iou_threshold=iou_threshold, **kw)
     return idx.numpy().astype(np.int64)
 
 

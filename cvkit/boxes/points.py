@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import as_array
+
 __all__ = ["extreme_points"]
 
 
@@ -36,13 +38,11 @@ def extreme_points(masks):
            [0.7, 0.5],
            [0.5, 0.7]], dtype=float32)
     """
-    m = np.asarray(masks)
+    # 0 / 1 only: a float map (0.3) or a string is not read as a mask by truthiness
+    m = as_array(masks, "masks", ndim=(2, 3), kind="bool", hint="(N, H, W) or (H, W)")
     single = m.ndim == 2
     if single:
         m = m[None]
-    if m.ndim != 3:
-        raise ValueError(f"`masks` must have shape (N, H, W) or (H, W); got {m.shape}.")
-    m = m.astype(bool)
     if not np.all(m.any(axis=(1, 2))):
         raise ValueError("`masks` holds an empty mask: every mask needs at least one pixel.")
     n, h, w = m.shape

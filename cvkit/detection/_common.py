@@ -16,7 +16,8 @@ def as_box_array(boxes, name, allow_empty=False):
     array([[0., 0., 4., 2.]])
     """
     b = to_numpy(boxes)
-    if b.dtype == object or not np.issubdtype(b.dtype, np.number):
+    if b.dtype == object or not np.issubdtype(b.dtype, np.number) \
+            or np.issubdtype(b.dtype, np.complexfloating):
         raise TypeError(f"`{name}` must be a numeric (N, 4) array of xyxy boxes; got "
                         f"{describe(b)}.")
     if b.ndim == 1 and b.size == 4:
@@ -30,3 +31,23 @@ def as_box_array(boxes, name, allow_empty=False):
     if not np.all(np.isfinite(b)):
         raise ValueError(f"`{name}` contains NaN or infinite values.")
     return b
+
+
+def as_float_tensor(x, name):
+    """``x`` as a float32 tensor (NumPy, lists and tensors, symbolic ones included); strings, bools
+    and other non-numbers raise a ``TypeError`` naming ``name`` instead of TensorFlow's message.
+
+    Examples
+    --------
+    >>> as_float_tensor([1, 2], "logits").dtype.name
+    'float32'
+    """
+    import tensorflow as tf
+
+    try:
+        t = tf.convert_to_tensor(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`{name}` must be a numeric array or tensor; got {describe(x)}.") from exc
+    if not (t.dtype.is_floating or t.dtype.is_integer) or t.dtype.is_complex:
+        raise TypeError(f"`{name}` must be a numeric array or tensor; got dtype {t.dtype.name}.")
+    return tf.cast(t, tf.float32)

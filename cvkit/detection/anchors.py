@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_float, check_size
+from .._validate import as_array, check_float, check_size, describe, to_numpy
 
-__all__ = ["anchors"]
+__all__ = ["anchors", "MAX_ANCHORS"]
+
+
+#: most anchors :func:`anchors` builds (4 float32 each: 1 GiB)
+MAX_ANCHORS = 2 ** 26
 
 
 def _positive_values(values, name, what):
-    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    v = as_array(values, name, ndim=(0, 1), kind="float", dtype=np.float64, finite=False,
+                 hint=f"({what})").reshape(-1)
+    if np.asarray(to_numpy(values)).dtype == bool:
+        raise TypeError(f"`{name}` must be positive {what}; got {describe(values)}.")
     if v.size == 0 or np.any(~np.isfinite(v)) or np.any(v <= 0):
         raise ValueError(f"`{name}` must be positive {what}; got {values!r}.")
     return v
@@ -58,6 +65,10 @@ def anchors(feature_size, stride, scales=(128, 256, 512), ratios=(0.5, 1.0, 2.0)
     stride = check_float(stride, "stride", minimum=0.0, strict_min=True)
     sc = _positive_values(scales, "scales", "sizes in pixels")
     ra = _positive_values(ratios, "ratios", "height/width ratios")
+    if hf * wf * sc.size * ra.size > MAX_ANCHORS:
+        raise ValueError(f"`feature_size` {(hf, wf)} with {sc.size} scales and {ra.size} ratios "
+                         f"gives {hf * wf * sc.size * ra.size} anchors, above MAX_ANCHORS = "
+                         f"{MAX_ANCHORS}; feature maps are the image size divided by the stride.")
     w = (sc[:, None] / np.sqrt(ra)[None, :]).reshape(-1)  # (S*R,)
     h = (sc[:, None] * np.sqrt(ra)[None, :]).reshape(-1)
     cy, cx = np.meshgrid((np.arange(hf) + 0.5) * stride, (np.arange(wf) + 0.5) * stride,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_float, check_int, describe, to_numpy
+from .._validate import as_array, check_float, check_int
 from ._common import as_box_array
 from .roi import roi_align
 
-__all__ = ["mask_targets"]
+__all__ = ["mask_targets", "MAX_MASK_SIZE"]
+
+#: largest ``size`` of :func:`mask_targets` (Mask R-CNN uses 28); an (N, size, size) grid is built
+MAX_MASK_SIZE = 1024
 
 
 def mask_targets(masks, boxes, size=28, threshold=0.5):
@@ -22,7 +25,7 @@ def mask_targets(masks, boxes, size=28, threshold=0.5):
     ----------
     masks : bool (N, H, W)
     boxes : (N, 4) pixel xyxy, one per mask
-    size : int
+    size : int, 1 <= size <= MAX_MASK_SIZE
     threshold : float in (0, 1)
 
     Returns
@@ -38,13 +41,11 @@ def mask_targets(masks, boxes, size=28, threshold=0.5):
            [1., 1., 0., 0.],
            [1., 1., 0., 0.]], dtype=float32)
     """
-    m = to_numpy(masks)
-    if m.ndim != 3:
-        raise ValueError(f"`masks` must be (N, H, W); got {describe(m)}.")
+    m = as_array(masks, "masks", ndim=3, kind="float", dtype=np.float32, hint="(N, H, W)")
     b = as_box_array(boxes, "boxes")
     if b.shape[0] != m.shape[0]:
         raise ValueError(f"`boxes` must hold one box per mask ({m.shape[0]}); got {b.shape[0]}.")
-    size = check_int(size, "size", minimum=1)
+    size = check_int(size, "size", minimum=1, maximum=MAX_MASK_SIZE)
     threshold = check_float(threshold, "threshold", 0.0, 1.0)
     crops = roi_align(m.astype(np.float32)[..., None], b, (size, size), 1.0, 1,
                       batch_indices=np.arange(m.shape[0]))

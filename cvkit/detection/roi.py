@@ -14,13 +14,20 @@ import numpy as np
 from .._validate import check_float, check_int, check_size, describe, to_numpy
 from ._common import as_box_array
 
-__all__ = ["quantize_roi", "roi_pool", "roi_align", "roi_align_tf"]
+__all__ = ["quantize_roi", "roi_pool", "roi_align", "roi_align_tf", "MAX_OUTPUT_SIZE",
+           "MAX_SAMPLES"]
+
+#: largest side of ``output_size`` (Fast R-CNN pools to 7 x 7, Mask R-CNN's mask head to 14 x 14)
+MAX_OUTPUT_SIZE = 1024
+#: most bilinear samples one ROI Align call computes (rois x bins x sampling_ratio^2)
+MAX_SAMPLES = 2 ** 26
 
 
 def _check_map(feature_map, name="feature_map"):
     """(B, H, W, C) float32 maps and how to restore the caller's rank ('hw', 'hwc' or False)."""
     f = to_numpy(feature_map)
-    if f.dtype == object or not (np.issubdtype(f.dtype, np.number) or f.dtype == bool):
+    if f.dtype == object or not (np.issubdtype(f.dtype, np.number) or f.dtype == bool) \
+            or np.issubdtype(f.dtype, np.complexfloating):
         raise TypeError(f"`{name}` must be numeric; got {describe(f)}.")
     single = False
     if f.ndim == 2:
@@ -56,7 +63,7 @@ def _check_batch_indices(batch_indices, n_rois, N):
         if N != 1:
             raise ValueError(f"`batch_indices` is needed with a batch of {N} feature maps.")
         return np.zeros(n_rois, np.int64)
-    b = np.asarray(batch_indices).reshape(-1)
+    b = np.asarray(to_numpy(batch_indices)).reshape(-1)
     if b.shape[0] != n_rois or not np.issubdtype(b.dtype, np.integer):
         raise ValueError(f"`batch_indices` must be {n_rois} integers; got {describe(b)}.")
     if b.size and (b.min() < 0 or b.max() >= N):
@@ -81,10 +88,20 @@ def _check_rois(rois, batch_indices, fmap_shape, spatial_scale):
 def _inputs(feature_map, rois, output_size, spatial_scale, batch_indices):
     """The checked inputs of every ROI function: maps, rank flag, (H_o, W_o), ROIs, batch index."""
     f, single = _check_map(feature_map)
-    oh, ow = check_size(output_size, "output_size")
+    oh, ow = check_size(output_size, "output_size", maximum=MAX_OUTPUT_SIZE)
     spatial_scale = check_float(spatial_scale, "spatial_scale", minimum=0.0, strict_min=True)
     m, b = _check_rois(rois, batch_indices, f.shape, spatial_scale)
     return f, single, (oh, ow), m, b
+
+
+def _sampling_ratio(sampling_ratio, n_rois, oh, ow):
+    """``sampling_ratio`` checked, with the number of bilinear samples it asks for bounded."""
+    n = check_int(sampling_ratio, "sampling_ratio", minimum=1)
+    if n_rois * oh * ow * n * n > MAX_SAMPLES:
+        raise ValueError(f"`sampling_ratio`={n} with output_size ({oh}, {ow}) and {n_rois} rois "
+                         f"asks for {n_rois * oh * ow * n * n} bilinear samples, above "
+                         f"MAX_SAMPLES = {MAX_SAMPLES}; use a smaller sampling_ratio (2 is usual).")
+    return n
 
 
 def _restore(out, single):
@@ -254,7 +271,7 @@ def roi_align(feature_map, rois, output_size=(7, 7), spatial_scale=1.0, sampling
     """
     f, single, (oh, ow), m, b = _inputs(feature_map, rois, output_size, spatial_scale,
                                         batch_indices)
-    n = check_int(sampling_ratio, "sampling_ratio", minimum=1)
+    n = _sampling_ratio(sampling_ratio, m.shape[0], oh, ow)
     N = m.shape[0]
     bw = (m[:, 2] - m[:, 0]) / ow
     bh = (m[:, 3] - m[:, 1]) / oh
@@ -298,7 +315,7 @@ def roi_align_tf(feature_map, rois, output_size=(7, 7), spatial_scale=1.0, sampl
 
     f, single, (oh, ow), m, b = _inputs(feature_map, rois, output_size, spatial_scale,
                                         batch_indices)
-    n = check_int(sampling_ratio, "sampling_ratio", minimum=1)
+    n = _sampling_ratio(sampling_ratio, m.shape[0], oh, ow)
     out = _roi_align_tf(tf.constant(f), tf.constant(m, tf.float32), tf.constant(b, tf.int32),
                         oh, ow, n)
     return _restore(out.numpy(), single)

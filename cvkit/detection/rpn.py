@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_bool, check_float, check_int, describe
-from ._common import as_box_array
+from .._validate import as_array, check_bool, check_float, check_int, check_seed
+from ._common import as_box_array, as_float_tensor
 
 __all__ = ["label_anchors", "sample_anchors", "smooth_l1", "rpn_loss"]
 
@@ -129,6 +129,19 @@ def label_anchors(anchor_boxes, gt_boxes, image_size=None, positive_iou=0.7, neg
     return labels, targets, matched.astype(np.int64), np.maximum(max_iou, 0).astype(np.float32)
 
 
+def _anchor_labels(labels, name, ndim=None):
+    """Anchor labels as int64, each 1 (object), 0 (background) or -1 (ignored): no silent wrap
+    (300 as int8) or truncation (0.5 -> 0)."""
+    lab = as_array(labels, name, ndim=ndim, kind="integer", hint="(A,)")
+    if lab.dtype == bool:
+        raise TypeError(f"`{name}` must hold 1 / 0 / -1 labels; got a bool array.")
+    bad = np.flatnonzero((lab < -1) | (lab > 1))
+    if bad.size:
+        raise ValueError(f"`{name}` must hold 1 (object), 0 (background) or -1 (ignored); got "
+                         f"{lab.ravel()[bad[0]]} at index {bad[0]}.")
+    return lab.astype(np.int64)
+
+
 def sample_anchors(labels, batch_size=256, positive_fraction=0.5, seed=0):
     """Sample the RPN mini-batch: at most ``batch_size * positive_fraction`` positives, the rest
     negatives; the anchors not drawn become ignored (-1).
@@ -144,12 +157,10 @@ def sample_anchors(labels, batch_size=256, positive_fraction=0.5, seed=0):
     >>> int((s == 1).sum()), int((s == 0).sum()), int((s == -1).sum())
     (10, 246, 754)
     """
-    lab = np.asarray(labels).astype(np.int8).copy()
-    if lab.ndim != 1:
-        raise ValueError(f"`labels` must be 1-D (A,); got {describe(lab)}.")
+    lab = _anchor_labels(labels, "labels", ndim=1).astype(np.int8)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     positive_fraction = check_float(positive_fraction, "positive_fraction", 0.0, 1.0)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     pos = np.flatnonzero(lab == 1)
     neg = np.flatnonzero(lab == 0)
     n_pos = min(pos.size, int(batch_size * positive_fraction))
@@ -188,8 +199,10 @@ def smooth_l1(x, beta=1.0):
     from ..models import smooth_l1_box_loss
 
     beta = check_float(beta, "beta", 0.0, strict_min=True)
-    x = tf.convert_to_tensor(x, tf.float32)
-    return smooth_l1_box_loss(tf.zeros_like(x)[..., None], x[..., None], beta)
+    x = as_float_tensor(x, "x")
+    # the box loss averages over a last axis of 4 numbers: four copies of x average to x itself
+    x4 = tf.repeat(x[None, ..., None], 4, axis=-1)
+    return smooth_l1_box_loss(tf.zeros_like(x4), x4, beta)[0]
 
 
 def rpn_loss(objectness_logits, deltas, labels, targets, lam=1.0, n_reg=None):
@@ -228,10 +241,12 @@ def rpn_loss(objectness_logits, deltas, labels, targets, lam=1.0, n_reg=None):
     import tensorflow as tf
 
     lam = check_float(lam, "lam", minimum=0.0)
-    logits = tf.convert_to_tensor(objectness_logits, tf.float32)
-    d = tf.convert_to_tensor(deltas, tf.float32)
-    lab = tf.convert_to_tensor(labels)
-    t = tf.convert_to_tensor(targets, tf.float32)
+    logits = as_float_tensor(objectness_logits, "objectness_logits")
+    d = as_float_tensor(deltas, "deltas")
+    if tf.executing_eagerly():   # values can be checked (not inside a tf.function)
+        _anchor_labels(labels, "labels")
+    lab = as_float_tensor(labels, "labels")
+    t = as_float_tensor(targets, "targets")
     if tuple(lab.shape) != tuple(logits.shape):
         raise ValueError(f"`labels` must have the shape of `objectness_logits` {tuple(logits.shape)}; "
                          f"got {tuple(lab.shape)}.")

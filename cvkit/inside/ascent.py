@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _graph
-from .._validate import as_images, check_bool, check_float, check_int
+from .._validate import as_images, check_bool, check_float, check_int, check_seed
 from ._common import input_channels, spatial_input_size
 from .regularizers import _blur_tf, _check_transform, _spectral_tf, _transform_tf, _tv_tf
 from .regularizers import octave_sizes
@@ -126,7 +126,7 @@ def _check_options(steps, step_size, l2, tv, jitter, scale, rotate, seed, blur_e
                step_size=check_float(step_size, "step_size", 0.0, strict_min=True),
                l2=check_float(l2, "l2", 0.0), tv=check_float(tv, "tv", 0.0))
     cfg["jitter"], cfg["scale"], cfg["rotate"] = _check_transform(jitter, scale, rotate)
-    cfg["seed"] = check_int(seed, "seed")
+    cfg["seed"] = check_seed(seed, allow_none=False)
     cfg["blur_every"] = check_int(blur_every, "blur_every", minimum=0)
     blur_sigma = check_float(blur_sigma, "blur_sigma", 0.0, strict_min=True)
     cfg["sigma"] = blur_sigma if cfg["blur_every"] else 0.0

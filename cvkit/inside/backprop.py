@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, check_float, check_int
+from .._validate import as_array, check_float, check_int, check_seed
 
 __all__ = [
     "EXAMPLE_INPUTS",
@@ -60,7 +60,9 @@ def sigmoid(x):
     >>> sigmoid([0.0, 0.3775]).round(6)
     array([0.5    , 0.59327])
     """
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+    x = as_array(x, "x", kind="float", dtype=np.float64)
+    with np.errstate(over="ignore"):   # exp(1000) = inf gives the exact limit 0
+        return 1.0 / (1.0 + np.exp(-x))
 
 
 def _check_params(params, name="params"):
@@ -351,7 +353,7 @@ def deep_stack(depth=20, width=16, residual=False, activation="sigmoid", gain=No
     depth = check_int(depth, "depth", minimum=1)
     width = check_int(width, "width", minimum=1)
     input_dim = check_int(input_dim, "input_dim", minimum=1)
-    seed = check_int(seed, "seed")
+    seed = check_seed(seed, allow_none=False)
     if not isinstance(residual, bool):
         raise TypeError(f"`residual` must be True or False; got {residual!r}.")
     try:
@@ -435,7 +437,7 @@ def gradient_norms(model, x, y, param="kernel"):
 
 def _regression_batch(n, width, seed):
     n = check_int(n, "n", minimum=1)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed, allow_none=False))
     return (rng.standard_normal((n, width)).astype(np.float32),
             rng.standard_normal(n).astype(np.float32))
 

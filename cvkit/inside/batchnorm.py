@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _graph
-from .._validate import as_array, check_bool, check_float, check_int
+from .._validate import as_array, check_bool, check_float, check_int, check_seed
 
 __all__ = [
     "batchnorm_forward",
@@ -353,10 +353,10 @@ def small_batch_noise(features, batch_sizes=(2, 4, 8, 16, 32, 64), n_draws=200, 
     f = _as_float(features, "features")
     if f.ndim != 2:
         raise ValueError(f"`features` must be (N, C); got shape {f.shape}.")
-    n_draws = check_int(n_draws, "n_draws", minimum=2)
+    n_draws = check_int(n_draws, "n_draws", minimum=2, maximum=100_000)
     epsilon = check_float(epsilon, "epsilon", 0.0, strict_min=True)
     sizes = [check_int(b, "batch_sizes", minimum=2, maximum=len(f)) for b in batch_sizes]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed, allow_none=False))
     out = []
     others = np.arange(1, len(f))
     for m in sizes:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _graph
-from .._validate import as_images, check_int
+from .._validate import as_images, check_int, check_seed
 from ._common import CONV_TYPES, POOL_TYPES, input_channels, spatial_input_size
 
 __all__ = ["ReceptiveField", "receptive_field", "MeasuredField", "receptive_field_by_gradient"]
@@ -285,7 +285,7 @@ class MeasuredField:
 def _probe_image(model, images, hw, seed):
     """The image the gradient is measured at: ``images[0]`` or uniform noise from ``seed``."""
     if images is None:
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed, allow_none=False))
         return rng.uniform(0.25, 0.75, (1,) + hw + (input_channels(model),)).astype(np.float32)
     return as_images(images, "images")[0][:1]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_images, check_finite, check_float, check_int, check_size, restore_rank
+from .._validate import (as_array, as_images, check_finite, check_float, check_int, check_seed,
+                         check_size, restore_rank)
 
 __all__ = [
     "octave_sizes",
@@ -58,6 +59,11 @@ def octave_sizes(size, octaves=1, octave_scale=1.5):
     h, w = check_size(size, "size")
     octaves = check_int(octaves, "octaves", minimum=1)
     octave_scale = check_float(octave_scale, "octave_scale", 1.0, strict_min=True)
+    # checked before building one size per octave (in logs: the power overflows for big octaves)
+    if (octaves - 1) * np.log(octave_scale) > np.log(min(h, w) / 3.5):
+        raise ValueError(f"`octaves`={octaves} with `octave_scale`={octave_scale} makes the "
+                         f"coarsest octave under 4 px for a {h}x{w} image; it must be at least "
+                         "4 px: use fewer octaves or a smaller scale.")
     f = octave_scale ** np.arange(octaves - 1, -1, -1, dtype=np.float64)
     sizes = [(int(np.floor(h / v + 0.5)), int(np.floor(w / v + 0.5))) for v in f]
     if min(sizes[0]) < 4:
@@ -228,14 +234,19 @@ def spectral_precondition(gradient, decay_power=1.0):
     """
     import tensorflow as tf
 
-    g = np.asarray(gradient, np.float32)
-    single = g.ndim == 3
+    g = as_array(gradient, "gradient", kind="float", dtype=np.float32, empty_ok=False)
     if g.ndim not in (3, 4):
         raise ValueError(f"`gradient` must be (N, H, W, C) or (H, W, C); got shape {g.shape}.")
-    check_finite(g, "gradient")
+    single = g.ndim == 3
     decay_power = check_float(decay_power, "decay_power", 0.0)
+    gain = 2 * decay_power * np.log10(max(g.shape[-3:-1]))   # log10 of the largest factor
+    if gain > 30:
+        raise ValueError(f"`decay_power`={decay_power:g} scales the lowest frequency by "
+                         f"max(H, W)^(2 d) = 10^{gain:.0f}, beyond float32; use a decay_power "
+                         "around 0.5-2.")
     g4 = g[None] if single else g
     out = g4 if decay_power == 0 else _spectral_tf(tf.constant(g4), decay_power).numpy()
+    check_finite(out, "the preconditioned `gradient` (too large for float32)")
     return restore_rank(out, single)
 
 
@@ -324,7 +335,11 @@ def random_transform(images, seed=0, step=0, jitter=0, scale=None, rotate=0.0):
 
     imgs, single = as_images(images, "images", channels=None)
     jitter, scale, rotate = _check_transform(jitter, scale, rotate)
-    seed, step = check_int(seed, "seed"), check_int(step, "step")
+    seed, step = check_seed(seed, allow_none=False), check_int(step, "step", minimum=0)
+    if jitter > max(imgs.shape[1:3]):
+        raise ValueError(f"`jitter` must be at most the image's larger side "
+                         f"{max(imgs.shape[1:3])} (a shift beyond it only wraps around); got "
+                         f"{jitter}.")
     out = _transform_tf(tf.constant(imgs), tf.constant(seed), tf.constant(step), jitter, scale,
                         rotate)
     return restore_rank(out.numpy(), single)

@@ -9,14 +9,16 @@ The Mask R-CNN building blocks (anchors, RPN targets, ROI pooling and ROI Align,
 in :mod:`cvkit.detection`, the FCN builders in :mod:`cvkit.models.fcn`. Notebook:
 ``06_classic_segmentation.ipynb``. Everything here is NumPy / SciPy.
 """
-from .clustering import (KMeansSegmentation, kmeans, kmeans_plus_plus, kmeans_segment,
+from .clustering import (MAX_N_INIT, KMeansSegmentation, kmeans, kmeans_plus_plus, kmeans_segment,
                          pixel_features, slic_superpixels)
-from .edges import (LAPLACIAN_4, LAPLACIAN_8, SOBEL_X, SOBEL_Y, box_blur, convolve, correlate,
-                    gaussian_blur, gaussian_kernel, laplacian, laplacian_of_gaussian, sobel,
-                    sobel_x, sobel_y, zero_crossings)
-from .regions import connected_components, region_boxes, region_grow, region_properties
-from .threshold import (apply_thresholds, between_class_variance, global_threshold, histogram,
-                        local_threshold, multi_otsu_thresholds, otsu_threshold, to_gray)
+from .edges import (LAPLACIAN_4, LAPLACIAN_8, MAX_KERNEL_RADIUS, SOBEL_X, SOBEL_Y, box_blur,
+                    convolve, correlate, gaussian_blur, gaussian_kernel, laplacian,
+                    laplacian_of_gaussian, sobel, sobel_x, sobel_y, zero_crossings)
+from .regions import (MAX_LABEL, connected_components, region_boxes, region_grow,
+                      region_properties)
+from .threshold import (MAX_BINS, MAX_MULTI_OTSU_BINS, apply_thresholds, between_class_variance,
+                        global_threshold, histogram, local_threshold, multi_otsu_thresholds,
+                        otsu_threshold, to_gray)
 
 __all__ = [
     # threshold
@@ -31,4 +33,6 @@ __all__ = [
     "pixel_features",
     # regions
     "connected_components", "region_grow", "region_properties", "region_boxes",
+    # the stated maxima of the tables sized by an argument or by the data
+    "MAX_BINS", "MAX_MULTI_OTSU_BINS", "MAX_KERNEL_RADIUS", "MAX_N_INIT", "MAX_LABEL",
 ]

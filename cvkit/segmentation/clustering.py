@@ -12,15 +12,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_array, check_float, check_int
+from .._validate import as_array, check_float, check_int, check_seed
 
 __all__ = ["kmeans_plus_plus", "kmeans", "KMeansSegmentation", "kmeans_segment", "slic_superpixels",
            "pixel_features"]
 
 
+#: most k-means starts (each is a full run of Lloyd's iterations)
+MAX_N_INIT = 1000
+
+
 def _as_points(X, name="X"):
     return as_array(X, name, ndim=2, kind="float", dtype=np.float64, empty_ok=False,
                     hint="(a table of points N x D: reshape an image with image.reshape(-1, C))")
+
+
+def _centred(X):
+    """``(X - m) / s`` with ``m`` the mean point and ``s`` the largest centred coordinate, and
+    ``(m, s)``. Distances keep their order under this map, and the expansion
+    :math:`\\|x\\|^2 - 2 c \\cdot x + \\|c\\|^2` no longer cancels digits when the data sit far from the
+    origin (two clusters 1 apart at an offset of 3e3 are resolved as at the origin)."""
+    m = X.mean(axis=0)
+    Xc = X - m
+    s = float(np.max(np.abs(Xc))) or 1.0
+    return Xc / s, m, s
 
 
 def _sq_dist(XT, x2, C):
@@ -36,10 +51,9 @@ def _sq_dist(XT, x2, C):
 def _assign(XT, x2, C):
     """Nearest centre of every point and the squared distance to it.
 
-    Uses :math:`\arg\min_j \|x - c_j\|^2 = \arg\min_j (\|c_j\|^2 - 2 c_j \cdot x)` and a running
+    Uses :math:`\\arg\\min_j \\|x - c_j\\|^2 = \\arg\\min_j (\\|c_j\\|^2 - 2 c_j \\cdot x)` and a running
     minimum over the K rows (contiguous passes, faster than ``argmin`` across a short axis)."""
-    C = C.astype(XT.dtype)
-    S = C @ XT
+    S = C.astype(XT.dtype) @ XT
     S *= -2.0
     S += np.einsum("kd,kd->k", C, C)[:, None]
     labels = np.zeros(XT.shape[1], dtype=np.int64)
@@ -82,16 +96,19 @@ def kmeans_plus_plus(X, k, seed=0):
     """
     X = _as_points(X)
     k = check_int(k, "k", minimum=1, maximum=X.shape[0])
-    XT = np.ascontiguousarray(X.T)
-    return _kmeans_pp(XT, np.einsum("dn,dn->n", XT, XT), k, np.random.default_rng(seed))
+    seed = check_seed(seed)
+    Xs, m, s = _centred(X)
+    XT = np.ascontiguousarray(Xs.T)
+    idx = _kmeans_pp(XT, np.einsum("dn,dn->n", XT, XT), k, np.random.default_rng(seed))
+    return X[idx]
 
 
 def _kmeans_pp(XT, x2, k, rng):
+    """Indices (k,) of the k-means++ starting points (columns of ``XT``)."""
     n = XT.shape[1]
-    X = XT.T
-    centers = np.empty((k, XT.shape[0]))
-    centers[0] = X[rng.integers(n)]
-    d2 = _sq_dist(XT, x2, centers[:1])[0]
+    chosen = np.empty(k, dtype=np.int64)
+    chosen[0] = rng.integers(n)
+    d2 = _sq_dist(XT, x2, XT[:, chosen[:1]].T)[0]
     for i in range(1, k):
         total = d2.sum()
         if total <= 0:  # fewer distinct points than k: repeat a point
@@ -99,9 +116,9 @@ def _kmeans_pp(XT, x2, k, rng):
         else:
             idx = int(np.searchsorted(np.cumsum(d2), rng.random() * total, side="right"))
             idx = min(idx, n - 1)
-        centers[i] = X[idx]
-        d2 = np.minimum(d2, _sq_dist(XT, x2, centers[i:i + 1])[0])
-    return centers
+        chosen[i] = idx
+        d2 = np.minimum(d2, _sq_dist(XT, x2, XT[:, idx:idx + 1].T)[0])
+    return chosen
 
 
 def kmeans(X, k, seed=0, n_init=1, max_iter=100, tol=1e-6):
@@ -111,13 +128,15 @@ def kmeans(X, k, seed=0, n_init=1, max_iter=100, tol=1e-6):
     assignment :math:`l_i = \\arg\\min_j \\|x_i - c_j\\|^2` and the update
     :math:`c_j = \\frac{1}{|S_j|}\\sum_{i \\in S_j} x_i` (both vectorised: one matrix product and one
     ``bincount`` per iteration). An empty cluster is moved to the point farthest from its centre.
+    The distances are computed in float64 on centred, rescaled data, so clusters far from the
+    origin (pixel values offset by thousands) are split as well as at the origin.
 
     Parameters
     ----------
     X : array (N, D)
     k : int, 1 <= k <= N
     seed : int
-    n_init : int
+    n_init : int, 1 <= n_init <= MAX_N_INIT
         Starts; the lowest inertia wins.
     max_iter : int
     tol : float
@@ -145,23 +164,22 @@ def kmeans(X, k, seed=0, n_init=1, max_iter=100, tol=1e-6):
     X = _as_points(X)
     n = X.shape[0]
     k = check_int(k, "k", minimum=1, maximum=n)
-    n_init = check_int(n_init, "n_init", minimum=1)
+    n_init = check_int(n_init, "n_init", minimum=1, maximum=MAX_N_INIT)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     tol = check_float(tol, "tol", minimum=0.0)
-    rng = np.random.default_rng(seed)
-    XT = np.ascontiguousarray(X.T)
-    # the assignment step runs in float32 (half the memory traffic); means and inertia in float64
-    XT32 = XT.astype(np.float32)
-    x2_32 = np.einsum("dn,dn->n", XT32, XT32)
+    rng = np.random.default_rng(check_seed(seed))
+    # everything runs on centred, scaled data in float64 (the expansion of the distance cancels
+    # digits in float32 as soon as the data sit far from the origin); centres are mapped back
+    Xs, m, s = _centred(X)
+    XT = np.ascontiguousarray(Xs.T)
     x2_64 = np.einsum("dn,dn->n", XT, XT)
-    mean = XT.mean(axis=1)
-    scale = float(x2_64.mean() - mean @ mean) / XT.shape[0] or 1.0  # mean per-feature variance
+    scale = float(x2_64.mean()) / XT.shape[0] or 1.0  # mean per-feature variance (centred data)
     best = None
     for _ in range(n_init):
-        C = _kmeans_pp(XT, x2_64, k, np.random.default_rng(rng.integers(2**63 - 1)))
+        C = Xs[_kmeans_pp(XT, x2_64, k, np.random.default_rng(rng.integers(2**63 - 1)))]
         it = 0
         for it in range(1, max_iter + 1):
-            labels, dmin = _assign(XT32, x2_32, C)
+            labels, dmin = _assign(XT, x2_64, C)
             counts = np.bincount(labels, minlength=k).astype(np.float64)
             sums = np.stack([np.bincount(labels, weights=XT[j], minlength=k)
                              for j in range(XT.shape[0])], axis=1)
@@ -169,17 +187,17 @@ def kmeans(X, k, seed=0, n_init=1, max_iter=100, tol=1e-6):
             empty = np.flatnonzero(counts == 0)
             if empty.size:
                 far = np.argsort(-dmin)[:empty.size]
-                newC[empty] = X[far]
+                newC[empty] = Xs[far]
             shift = float(np.max(np.sum((newC - C) ** 2, axis=1)))
             C = newC
             if shift <= tol * scale:
                 break
-        labels, _ = _assign(XT32, x2_32, C)
-        counts = np.bincount(labels, minlength=k)
-        # exact float64 inertia: sum of squared deviations from the centres
+        labels, _ = _assign(XT, x2_64, C)
+        # exact inertia: sum of squared deviations from the centres, in the data's units
         inertia = float(sum(np.sum((XT[j] - C[labels, j]) ** 2) for j in range(XT.shape[0])))
+        inertia *= s * s
         if best is None or inertia < best[2]:
-            best = (C, labels, inertia, it)
+            best = (C * s + m, labels, inertia, it)
     return best
 
 
@@ -291,6 +309,7 @@ def kmeans_segment(image, k, seed=0, spatial_weight=0.0, n_init=1, max_iter=100)
     >>> seg.inertia, bool(np.array_equal(seg.recolored, img))
     (0.0, True)
     """
+    seed = check_seed(seed)
     feats = pixel_features(image, spatial_weight)
     if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k > feats.shape[0]:
         raise ValueError(f"`k` must be at most the number of pixels ({feats.shape[0]}); got {k}.")

@@ -30,7 +30,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import (as_array, check_choice, check_float, check_int, check_size, describe,
+from .._validate import (as_array, check_bool, check_choice, check_float, check_int, check_size,
                          to_numpy)
 from ._common import as_float_gray
 
@@ -50,6 +50,7 @@ __all__ = [
     "laplacian",
     "laplacian_of_gaussian",
     "zero_crossings",
+    "MAX_KERNEL_RADIUS",
 ]
 
 SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
@@ -61,6 +62,21 @@ LAPLACIAN_8 = np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], dtype=np.float
 # scipy.ndimage border modes -> numpy.pad modes
 _PAD_MODES = {"constant": "constant", "reflect": "symmetric", "mirror": "reflect",
               "nearest": "edge", "wrap": "wrap"}
+
+
+#: largest Gaussian radius :func:`gaussian_kernel` builds (a kernel of 2 * 10**5 + 1 taps)
+MAX_KERNEL_RADIUS = 10 ** 5
+
+
+def _check_reach(reach, image_shape, name, value):
+    """Refuse a padding / kernel radius beyond 4 x the image's larger side (at least 64): such a
+    window is no longer local, and the padded image and the one pass per tap would grow with the
+    argument instead of the image."""
+    limit = max(4 * max(image_shape), 64)
+    if reach > limit:
+        raise ValueError(f"`{name}` reaches {reach} pixels from the centre; the limit for an image "
+                         f"of shape {tuple(image_shape)} is {limit} (4 x its larger side, at least "
+                         f"64); got {name}={value!r}. Use a smaller value or a larger image.")
 
 
 def _as_kernel(kernel, name="kernel", odd=False):
@@ -132,12 +148,12 @@ def correlate(image, kernel, stride=1, padding="same", mode="constant", cval=0.0
                             f"{padding!r}.")
         pad = check_size(padding, "padding", minimum=0)
         k = _as_kernel(kernel)
+    _check_reach(max(pad), img.shape + k.shape, "padding", padding)
     kh, kw = k.shape
     if pad != (0, 0):
         np_mode = _PAD_MODES[mode]
         kwargs = {"constant_values": cval} if np_mode == "constant" else {}
-        if np_mode in ("reflect",) and (pad[0] >= img.shape[0] or pad[1] >= img.shape[1]):
-            np_mode = "symmetric"
+        # (NumPy's 'reflect' equals SciPy's 'mirror' for any pad, one-pixel sides included)
         img = np.pad(img, ((pad[0], pad[0]), (pad[1], pad[1])), mode=np_mode, **kwargs)
     H, W = img.shape
     if H < kh or W < kw:
@@ -208,6 +224,10 @@ def gaussian_kernel(sigma, truncate=4.0):
     sigma = check_float(sigma, "sigma", minimum=0.0, strict_min=True)
     truncate = check_float(truncate, "truncate", minimum=0.0, strict_min=True)
     r = int(truncate * sigma + 0.5)
+    if r > MAX_KERNEL_RADIUS:
+        raise ValueError(f"`sigma` * `truncate` gives a kernel radius of {r}, above "
+                         f"MAX_KERNEL_RADIUS = {MAX_KERNEL_RADIUS}; got sigma={sigma:g}, "
+                         f"truncate={truncate:g}.")
     x = np.arange(-r, r + 1, dtype=np.float64)
     g = np.exp(-0.5 * (x / sigma) ** 2)
     return g / g.sum()
@@ -246,6 +266,7 @@ def gaussian_blur(image, sigma, mode="reflect", truncate=4.0):
     """
     g = gaussian_kernel(sigma, truncate)
     img = as_float_gray(image)
+    _check_reach(g.size // 2, img.shape, "sigma", sigma)
     out = correlate(img, g[None, :], padding="same", mode=mode)
     return correlate(out, g[:, None], padding="same", mode=mode)
 
@@ -280,6 +301,7 @@ def box_blur(image, size, mode="reflect"):
     check_choice(mode, "mode", tuple(_PAD_MODES))
     img = as_float_gray(image)
     r = size // 2
+    _check_reach(r, img.shape, "size", size)
     np_mode = _PAD_MODES[mode]
     p = np.pad(img, r, mode=np_mode)
     c = np.zeros((p.shape[0] + 1, p.shape[1] + 1))
@@ -386,6 +408,7 @@ def sobel(image, mode="reflect", return_components=False):
     array([[11.3137, 11.3137],
            [11.3137, 11.3137]])
     """
+    return_components = check_bool(return_components, "return_components")
     gx = sobel_x(image, mode)
     gy = sobel_y(image, mode)
     mag = np.hypot(gx, gy)
@@ -504,22 +527,18 @@ def zero_crossings(response, threshold=0.0):
     >>> zero_crossings(r, threshold=0.1)           # drops the weak crossing
     array([[False,  True, False, False, False]])
     """
-    r = np.asarray(to_numpy(response))
-    if r.ndim != 2:
-        raise ValueError(f"`response` must be a 2-D map (H, W); got {describe(r)}.")
-    if r.size == 0:
-        raise ValueError("`response` is empty.")
-    if not (np.issubdtype(r.dtype, np.floating) or np.issubdtype(r.dtype, np.integer)):
-        raise TypeError(f"`response` must be numeric; got dtype {r.dtype}.")
-    r = r.astype(np.float64)
-    if not np.all(np.isfinite(r)):
-        raise ValueError("`response` contains NaN or infinite values.")
+    r = as_array(response, "response", ndim=2, kind="float", dtype=np.float64, empty_ok=False,
+                 hint="(a 2-D map H x W)")
+    if np.asarray(to_numpy(response)).dtype == bool:
+        raise TypeError("`response` must be a numeric map (e.g. a Laplacian); got a bool mask.")
     threshold = check_float(threshold, "threshold", minimum=0.0)
     out = np.zeros(r.shape, dtype=bool)
+    sg = np.sign(r)
     for axis in (0, 1):
         a = r[:-1] if axis == 0 else r[:, :-1]
         b = r[1:] if axis == 0 else r[:, 1:]
-        cross = (a * b < 0) & (np.abs(a - b) > threshold)
+        # signs, not the product a * b, which underflows to 0 for tiny responses (1e-200)
+        cross = (np.sign(a) * np.sign(b) < 0) & (np.abs(a - b) > threshold)
         first = cross & (np.abs(a) <= np.abs(b))
         second = cross & ~first
         if axis == 0:
@@ -530,9 +549,11 @@ def zero_crossings(response, threshold=0.0):
             out[:, 1:] |= second
         # exact zeros between opposite signs
         if axis == 0:
-            z = (r[1:-1] == 0) & (r[:-2] * r[2:] < 0) & (np.abs(r[:-2] - r[2:]) > threshold)
+            z = ((r[1:-1] == 0) & (sg[:-2] * sg[2:] < 0)
+                 & (np.abs(r[:-2] - r[2:]) > threshold))
             out[1:-1] |= z
         else:
-            z = (r[:, 1:-1] == 0) & (r[:, :-2] * r[:, 2:] < 0) & (np.abs(r[:, :-2] - r[:, 2:]) > threshold)
+            z = ((r[:, 1:-1] == 0) & (sg[:, :-2] * sg[:, 2:] < 0)
+                 & (np.abs(r[:, :-2] - r[:, 2:]) > threshold))
             out[:, 1:-1] |= z
     return out

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, check_choice, check_float, check_int, to_numpy
+from .._validate import as_array, check_bool, check_choice, check_float, check_int, to_numpy
 from ._common import as_gray
 
-__all__ = ["connected_components", "region_grow", "region_properties", "region_boxes"]
+__all__ = ["connected_components", "region_grow", "region_properties", "region_boxes", "MAX_LABEL"]
+
+#: a label above both this and the image's pixel count is refused by :func:`region_properties`
+#: (its tables have one row per label 1..max)
+MAX_LABEL = 2 ** 16
 
 
 def _as_mask(mask, name="mask"):
@@ -92,6 +96,7 @@ def connected_components(mask, connectivity=2, background=0):
     """
     m = _as_mask(mask)
     check_choice(connectivity, "connectivity", (1, 2))
+    background = check_float(background, "background")
     values = m.astype(np.int64) if m.dtype == bool else m
     fg = values != background
     H, W = m.shape
@@ -157,9 +162,8 @@ def region_grow(image, seed, tolerance, connectivity=2):
     image = to_numpy(image)
     img = np.asarray(image)
     if img.ndim == 3 and img.shape[-1] in (1, 3, 4):
-        if img.dtype == object or not np.issubdtype(img.dtype, np.number):
-            raise TypeError(f"`image` must be numeric; got dtype {img.dtype}.")
-        vals = img.astype(np.float64)
+        # finite: a NaN at the seed would be within no tolerance of itself and grow nothing
+        vals = as_array(img, "image", kind="float", dtype=np.float64, empty_ok=False)
     else:
         vals = as_gray(image).astype(np.float64)[..., None]
     H, W = vals.shape[:2]
@@ -183,7 +187,8 @@ def region_properties(labels):
 
     Returns
     -------
-    dict of arrays, one entry per label 1..max (labels with no pixel get area 0):
+    dict of arrays, one entry per label 1..max (labels with no pixel get area 0; a maximum label
+    above both ``H * W`` and :data:`MAX_LABEL` raises, so that memory stays bounded by the image):
         ``label`` (n,), ``area`` (n,), ``bbox`` (n, 4) as ``(min_row, min_col, max_row, max_col)``
         with exclusive maxima (as ``skimage.measure.regionprops``), ``centroid`` (n, 2) as
         ``(row, col)``.
@@ -212,6 +217,12 @@ def region_properties(labels):
         raise ValueError(f"`labels` must be >= 0 (0 = background); got a minimum of {lab.min()}.")
     n = int(lab.max())
     H, W = lab.shape
+    if n > max(H * W, MAX_LABEL):
+        raise ValueError(f"`labels` holds the label {n}, but the result has one row per label "
+                         f"1..max: the limit is max(H * W, MAX_LABEL) = {max(H * W, MAX_LABEL)} "
+                         f"for an image of shape {lab.shape}. Relabel consecutively first: "
+                         "labels = np.unique(labels, return_inverse=True)[1].reshape(labels.shape) "
+                         "(0 stays 0 when the image holds background).")
     flat = lab.reshape(-1).astype(np.int64)
     rows = np.repeat(np.arange(H), W)
     cols = np.tile(np.arange(W), H)
@@ -268,6 +279,7 @@ def region_boxes(labels, normalized=True):
     array([[1., 0., 3., 2.],
            [0., 2., 1., 3.]], dtype=float32)
     """
+    normalized = check_bool(normalized, "normalized")
     props = region_properties(labels)
     b = props["bbox"].astype(np.float64)
     xyxy = b[:, [1, 0, 3, 2]]

@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_choice, check_float, check_int
+from .._validate import as_array, check_bool, check_choice, check_float, check_int, describe, to_numpy
 from ._common import as_gray
 
+#: most histogram bins: ``nbins`` of a float image, grey levels spanned by an integer image (the
+#: 65536 levels of uint16); a wider integer image is refused rather than given a table that size
+MAX_BINS = 2 ** 16
+#: most bins of :func:`multi_otsu_thresholds`, whose exact search builds (bins x bins) tables
+MAX_MULTI_OTSU_BINS = 1024
+
 __all__ = [
+    "MAX_BINS",
+    "MAX_MULTI_OTSU_BINS",
     "to_gray",
     "global_threshold",
     "histogram",
@@ -68,7 +76,9 @@ def global_threshold(image, threshold="mean", invert=False):
     ----------
     image : array (H, W) or (H, W, 3)
     threshold : float or {'mean', 'median', 'otsu'}
-        A value in the units of ``image``, or how to choose it.
+        A value in the units of ``image``, or how to choose it. A uint8 RGB image is thresholded
+        on its grey version in [0, 1] (as ``rgb2gray``), so a value above 1 is refused there
+        rather than selecting nothing.
     invert : bool
         Foreground is ``image <= T`` instead of ``image > T``.
 
@@ -89,6 +99,7 @@ def global_threshold(image, threshold="mean", invert=False):
            [False, False]]), 0.3)
     """
     gray = as_gray(image)
+    invert = check_bool(invert, "invert")
     if isinstance(threshold, str):
         check_choice(threshold, "threshold", ("mean", "median", "otsu"))
         if threshold == "mean":
@@ -99,20 +110,33 @@ def global_threshold(image, threshold="mean", invert=False):
             t = float(otsu_threshold(gray))
     else:
         t = check_float(threshold, "threshold")
+        _check_rgb_units(image, [t], "threshold")
     mask = gray > t
     return (~mask if invert else mask), t
+
+
+def _check_rgb_units(image, thresholds, name):
+    """Refuse thresholds above 1 for a uint8 RGB image, whose grey version lies in [0, 1]
+    (``skimage.color.rgb2gray``): ``128`` meant in 0..255 would select nothing without a word."""
+    arr = to_numpy(image)
+    if arr.ndim == 3 and arr.shape[-1] == 3 and arr.dtype == np.uint8 and max(thresholds) > 1:
+        raise ValueError(f"`{name}` must be in [0, 1] for a uint8 RGB image: its grey version "
+                         f"(BT.709, as skimage.color.rgb2gray) lies in [0, 1]; got "
+                         f"{max(thresholds):g}. Divide by 255 ({max(thresholds) / 255:.4g}), or "
+                         "threshold a uint8 grey image, whose thresholds are in 0..255.")
 
 
 def histogram(image, nbins=256):
     """Histogram of a grey image as scikit-image's ``exposure.histogram`` computes it.
 
-    Integer images get one bin per integer value between their min and max (``nbins`` is ignored),
-    float images ``nbins`` equal bins between their min and max.
+    Integer images get one bin per integer value between their min and max (``nbins`` is ignored;
+    at most :data:`MAX_BINS` levels, else a ``ValueError``), float images ``nbins`` equal bins
+    between their min and max.
 
     Parameters
     ----------
     image : array (H, W) or (H, W, 3)
-    nbins : int >= 2
+    nbins : int, 2 <= nbins <= MAX_BINS
         Bins of a float image.
 
     Returns
@@ -130,11 +154,20 @@ def histogram(image, nbins=256):
     (array([2., 0., 0., 2.], dtype=float32), array([0.125, 0.375, 0.625, 0.875]))
     """
     gray = as_gray(image)
-    nbins = check_int(nbins, "nbins", minimum=2)
+    nbins = check_int(nbins, "nbins", minimum=2, maximum=MAX_BINS)
     flat = gray.reshape(-1)
     if np.issubdtype(flat.dtype, np.integer):
         lo, hi = int(flat.min()), int(flat.max())
-        counts = np.bincount((flat.astype(np.int64) - lo), minlength=hi - lo + 1)
+        if hi - lo + 1 > MAX_BINS:
+            raise ValueError(f"`image` is an integer image spanning {hi - lo + 1} grey levels "
+                             f"({lo}..{hi}); one bin per level is limited to MAX_BINS = "
+                             f"{MAX_BINS} (uint16). Pass image.astype(float) to bin its range into "
+                             "`nbins` equal bins.")
+        if np.issubdtype(flat.dtype, np.unsignedinteger):
+            offset = (flat - flat.dtype.type(lo)).astype(np.int64)
+        else:
+            offset = flat.astype(np.int64) - lo
+        counts = np.bincount(offset, minlength=hi - lo + 1)
         centers = np.arange(lo, hi + 1)
     else:
         counts, edges = np.histogram(flat, bins=nbins)
@@ -174,13 +207,17 @@ def between_class_variance(image, nbins=256):
     (array([0, 1, 2]), array([50., 64., 64.]))
     """
     counts, centers = histogram(image, nbins)
+    return centers[:-1], _sigma_b(counts, centers)
+
+
+def _sigma_b(counts, centers):
+    """:math:`\\omega_0 \\omega_1 (\\mu_0 - \\mu_1)^2` after each bin but the last."""
     w0 = np.cumsum(counts)
     w1 = np.cumsum(counts[::-1])[::-1]
     mu0 = np.cumsum(counts * centers) / w0
     mu1 = (np.cumsum((counts * centers)[::-1]) / w1[::-1])[::-1]
     # threshold after bin t: class 0 = bins 0..t, class 1 = bins t+1..B-1
-    sigma_b = w0[:-1] * w1[1:] * (mu0[:-1] - mu1[1:]) ** 2
-    return centers[:-1], sigma_b
+    return w0[:-1] * w1[1:] * (mu0[:-1] - mu1[1:]) ** 2
 
 
 def otsu_threshold(image, nbins=256):
@@ -222,11 +259,18 @@ def otsu_threshold(image, nbins=256):
     102
     """
     gray = as_gray(image)
-    nbins = check_int(nbins, "nbins", minimum=2)
+    nbins = check_int(nbins, "nbins", minimum=2, maximum=MAX_BINS)
     first = gray.reshape(-1)[0]
     if np.all(gray == first):
         return first
-    centers, sigma_b = between_class_variance(gray, nbins)
+    counts, centers = histogram(gray, nbins)
+    with np.errstate(over="ignore", under="ignore"):
+        sigma_b = _sigma_b(counts, centers)
+    if not (np.all(np.isfinite(sigma_b)) and sigma_b.max() > 0):
+        # values near 1e300 overflow the squared difference of the means, values near 1e-300
+        # underflow it to 0; the criterion's argmax does not change under c -> (c - c_0) / span
+        c = centers.astype(np.float64)
+        sigma_b = _sigma_b(counts, (c - c[0]) / (c[-1] - c[0]))
     return centers[int(np.argmax(sigma_b))]
 
 
@@ -240,7 +284,8 @@ def multi_otsu_thresholds(image, classes=3, nbins=256):
     score :math:`S^2/P` of the bins :math:`i..j`, the best split of bins :math:`i..B-1` into
     :math:`k` classes is :math:`G_k(i) = \\max_t V(i, t) + G_{k-1}(t+1)`, each step one vectorised
     max over a (B, B) table; the thresholds are then read off from the left, the first maximum
-    winning ties. Equal to ``skimage.filters.threshold_multiotsu`` (checked for 2-4 classes; with
+    winning ties. Equal to ``skimage.filters.threshold_multiotsu`` up to ties between equally good
+    splits, which the two break differently (checked for 2-4 classes; with
     5 or more classes scikit-image's float32 look-up table can settle on a split whose criterion is
     slightly lower than the exact optimum found here).
 
@@ -249,7 +294,9 @@ def multi_otsu_thresholds(image, classes=3, nbins=256):
     image : array (H, W) or (H, W, 3)
     classes : int
         Number of classes (>= 2); gives ``classes - 1`` thresholds.
-    nbins : int
+    nbins : int, 2 <= nbins <= MAX_MULTI_OTSU_BINS
+        Bins of a float image. An integer image gets one bin per grey level and may span at most
+        :data:`MAX_MULTI_OTSU_BINS` levels (uint8 does; for uint16 pass ``image.astype(float)``).
 
     Returns
     -------
@@ -268,7 +315,15 @@ def multi_otsu_thresholds(image, classes=3, nbins=256):
     """
     gray = as_gray(image)
     classes = check_int(classes, "classes", minimum=2)
-    nbins = check_int(nbins, "nbins", minimum=2)
+    nbins = check_int(nbins, "nbins", minimum=2, maximum=MAX_MULTI_OTSU_BINS)
+    if np.issubdtype(gray.dtype, np.integer):
+        lo, hi = int(gray.min()), int(gray.max())
+        if hi - lo + 1 > MAX_MULTI_OTSU_BINS:
+            raise ValueError(f"`image` is an integer image spanning {hi - lo + 1} grey levels "
+                             f"({lo}..{hi}); the exact multi-Otsu search builds (levels x levels) "
+                             f"tables and is limited to MAX_MULTI_OTSU_BINS = "
+                             f"{MAX_MULTI_OTSU_BINS} levels. Pass image.astype(float) (binned into "
+                             "`nbins` bins) or rescale to uint8.")
     counts, centers = histogram(gray, nbins)
     prob = counts / counts.sum()
     nvalues = int(np.count_nonzero(prob))
@@ -328,11 +383,14 @@ def apply_thresholds(image, thresholds):
     array([[0, 0, 0, 1, 1, 2, 2]], dtype=int32)
     """
     gray = as_gray(image)
-    t = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
-    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)):
-        raise ValueError(f"`thresholds` must be a non-empty 1-D list of finite numbers; got {t!r}.")
+    t = np.atleast_1d(as_array(thresholds, "thresholds", ndim=(0, 1), kind="float",
+                               dtype=np.float64, empty_ok=False,
+                               hint="(a number or a 1-D list of increasing numbers)"))
+    if np.asarray(to_numpy(thresholds)).dtype == bool:
+        raise TypeError(f"`thresholds` must be numbers; got {describe(thresholds)}.")
     if np.any(np.diff(t) < 0):
         raise ValueError(f"`thresholds` must be increasing; got {t.tolist()}.")
+    _check_rgb_units(image, t, "thresholds")
     return np.digitize(gray, t, right=True).astype(np.int32)
 
 

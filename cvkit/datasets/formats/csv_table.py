@@ -118,7 +118,7 @@ def _read_csv(csv_path):
     The first row is the header, which must name the six columns (:func:`_column_index`).
     """
     try:
-        with open(csv_path, newline="", encoding="utf-8") as f:
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's BOM
             reader = csv.reader(f)
             raw_rows = [(reader.line_num, row) for row in reader]
     except (UnicodeDecodeError, csv.Error) as exc:

@@ -14,6 +14,7 @@ The box of a record is normalised ``xyxy`` with pixel edges: the pixel-edge box
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -245,8 +246,30 @@ class LocalizationRecords:
                              "only Oxford-IIIT Pet (trimaps) carries them.")
 
     def _stack(self, key, image_size, **kwargs):
+        import tensorflow as tf
+
         ds = self.to_dataset(image_size, batch_size=64, **kwargs)
-        return np.concatenate([batch[key].numpy() for batch in ds], axis=0)
+        try:
+            return np.concatenate([batch[key].numpy() for batch in ds], axis=0)
+        except tf.errors.OpError as exc:   # e.g. "Invalid PNG data", which names no file
+            raise self._undecodable(exc, kwargs.get("masks", False)) from None
+
+    def _undecodable(self, exc, masks):
+        """The error to raise when decoding failed: find the first file that does not decode and
+        name it (TensorFlow's own message does not)."""
+        import tensorflow as tf
+
+        files = list(self.paths) + (list(self.mask_paths) if masks else [])
+        for path in files:
+            try:
+                tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+            except (tf.errors.OpError, ValueError) as err:
+                reason = getattr(err, "message", str(err)).strip().splitlines()[0]
+                reason = re.sub(r"\s*\[Op:.*$", "", re.sub(r"\{\{[^}]*\}\}\s*", "", reason))
+                return DatasetFormatError(path, None, f"cannot decode the image ({reason}); "
+                                          "the file is corrupt or not an image.",
+                                          skippable=False)
+        return exc
 
 
 def _element_reader(size, fg_values):
@@ -358,7 +381,7 @@ def _read_lines(path, what, hint=""):
     if not os.path.isfile(path):
         raise DatasetFormatError(path, None, f"{what} not found. {hint}".strip(), skippable=False)
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark is not text
             text = f.read()
     except UnicodeDecodeError as exc:
         raise DatasetFormatError(path, None, f"{what} is not UTF-8 text ({exc}).",
