@@ -89,3 +89,37 @@ def test_exercises_copy_without_hash_is_kept_only_when_it_differs(tmp_path):
     assert write_student_copies(tmp_path, out) == []
     (out / "00_demo.ipynb").write_text("{ not json")
     assert write_student_copies(tmp_path, out) == []
+
+
+def _tour(out):
+    return subprocess.run([sys.executable, "-m", "cvkit", "tour", "--quick", "--only", "datasets",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+
+
+def test_tour_out_on_a_file_or_unwritable_path_is_one_line_and_status_2(tmp_path):
+    taken = tmp_path / "taken.html"
+    taken.write_text("a file")
+    cases = [(taken, "is an existing file, not a folder"),
+             (taken / "gallery", "cannot create the folder")]
+    if Path("/sys").is_dir():                      # sysfs refuses mkdir, even to root
+        cases.append((Path("/sys/cvkit-tour"), "cannot create the folder"))
+    for out, expected in cases:
+        res = _tour(out)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(lines) == 1, res.stderr
+        assert lines[0].startswith("error: `out`: ") and expected in lines[0], lines
+        assert "Traceback" not in res.stderr and res.stdout == ""
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    import numpy as np
+    import pytest
+
+    import cvkit.cli as cli
+
+    def broken(args):
+        return np.zeros(3).reshape(2, 2)         # a ValueError raised inside NumPy, not by cvkit
+
+    monkeypatch.setitem(cli._RUN, "exercises", broken)
+    with pytest.raises(ValueError, match="cannot reshape"):
+        cli.main(["exercises"])

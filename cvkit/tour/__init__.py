@@ -134,12 +134,16 @@ def run_tour(out="cvkit-tour", quick=False, only=None, seed=0):
     >>> [name for name, _ in SECTIONS]
     ['datasets', 'localization', 'cam', 'augmented', 'wsol', 'fcam', 'segmentation', 'inside']
 
-    Section names are checked before anything is written:
+    Section names and the output folder are checked before anything is written:
 
     >>> run_tour("unused", only=["nope"])   # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: `only` names unknown tour sections ['nope']; choose from ['datasets', ...].
+    >>> run_tour(__file__, only=["datasets"])   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `out`: ...__init__.py is an existing file, not a folder; give a folder (created if missing).
 
     One section into a temporary folder (skipped here: the localization section loads the zoo's
     MobileNetV2 localizer and predicts 100 held-out images):
@@ -158,8 +162,10 @@ def run_tour(out="cvkit-tour", quick=False, only=None, seed=0):
         unknown = [s for s in only if s not in names]
         if unknown:
             raise ValueError(f"`only` names unknown tour sections {unknown}; choose from {names}.")
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from ..cli.console import output_folder, quiet_tensorflow
+
+    out_dir = output_folder(out, "out")          # an existing file or an unwritable path: a ValueError
+    quiet_tensorflow()                           # TensorFlow without its C++ start-up lines
     ctx = TourContext(out_dir=out_dir, quick=quick, seed=seed)
     timings = {}
     for name, title in SECTIONS:
