@@ -2,20 +2,33 @@ r"""F-CAM's decoder: a U-Net on the frozen classifier's features that outputs fu
 
 The classifier's CAM layer :math:`A` (stride 8 in the fine-map classifier) is up-sampled x2 per
 block; each block concatenates the encoder feature map of the same resolution (a *skip*), then
-applies two 3x3 convolutions (no bias) + batch norm + ReLU. Blocks without a skip continue up to
-the input resolution; a 3x3 convolution to 2 channels and a softmax give the background and
-foreground maps :math:`S`; the F-CAM is :math:`S_{fg}`. The image itself is not a skip (it would
-let the decoder copy edges instead of learning the object). Reference: channels (256, 128, 64, 32,
-16), nearest x2 up-sampling (Belharbi et al., WACV 2022, and their code).
+applies two 3x3 convolutions (no bias) + batch norm + ReLU. A 3x3 convolution to 2 channels and a
+softmax give the background and foreground maps :math:`S` at the input resolution; the F-CAM is
+:math:`S_{fg}`. The image itself is not a skip (it would let the decoder copy edges instead of
+learning the object). Reference: channels (256, 128, 64, 32, 16), nearest x2 up-sampling, blocks
+up to the input resolution (Belharbi et al., WACV 2022, and their code).
+
+Options for a cheaper decoder (off by default): ``reduce`` (a 1x1 conv-BN-ReLU that first brings
+:math:`A`, 256 channels, to a few), ``stop_stride=2`` (the last block at half resolution, its
+2-channel logits up-sampled bilinearly before the softmax) and ``separable`` (depthwise-separable
+3x3 convolutions). Together they cut the decoder's cost on a CPU by about half
+(``benchmarks/bench_fcam.py``), but trained with the zoo's recipe they are not stable: one run of
+4 epochs on 512 images reached MaxBoxAcc 98.5 / PxAP 95.0, two zoo runs collapsed to a map that is
+foreground everywhere (MaxBoxAcc 70, below the CAM's 80). The zoo keeps the reference layout.
 """
 from __future__ import annotations
 
-from ..._validate import check_int
+import keras
 
-__all__ = ["SKIP_LAYERS", "find_skips", "unet_decoder"]
+from ..._validate import check_choice, check_int
+
+__all__ = ["SKIP_LAYERS", "TwoClassSoftmax", "find_skips", "unet_decoder"]
 
 #: Skip layers per backbone of :func:`cvkit.models.backbone`, by stride: the last layer at each
-#: resolution that every cut of the backbone keeps.
+#: resolution that every cut of the backbone keeps. For MobileNetV2 the expanded activations (after
+#: ReLU6, 6x the channels of the block outputs): with the narrow linear block outputs instead
+#: (``expanded_conv_project_BN``, ``block_2_add``) the zoo's decoder scored below the CAM it learned
+#: from (MaxBoxAcc 73.0 against 80.0).
 SKIP_LAYERS = {
     "mobilenetv2": {2: "block_1_expand_relu", 4: "block_3_expand_relu", 8: "block_5_add",
                     16: "block_12_add"},
@@ -91,7 +104,38 @@ def find_skips(model, target_shape, skips=None):
     return refs
 
 
-def _block(x, skip, channels, name):
+@keras.saving.register_keras_serializable(package="cvkit")
+class TwoClassSoftmax(keras.layers.Layer):
+    r"""The softmax over two channels, as a sigmoid of their difference:
+    :math:`S_{fg} = \sigma(z_{fg} - z_{bg})`, :math:`S_{bg} = \sigma(z_{bg} - z_{fg})`.
+
+    The same numbers as ``keras.layers.Softmax`` on (N, H, W, 2), ten times cheaper on a CPU,
+    where TensorFlow's softmax over a last axis of length 2 costs more than a decoder block.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> z = np.array([[[[0.0, 2.0], [1.0, -1.0]]]], np.float32)          # (1, 1, 2, 2)
+    >>> np.round(TwoClassSoftmax()(z).numpy(), 4)
+    array([[[[0.1192, 0.8808],
+             [0.8808, 0.1192]]]], dtype=float32)
+    """
+
+    def call(self, logits):
+        d = logits[..., 1:] - logits[..., :1]
+        return keras.ops.concatenate([keras.ops.sigmoid(-d), keras.ops.sigmoid(d)], axis=-1)
+
+
+def _conv_bn_relu(x, channels, kernel, name, tag="", separable=False):
+    from keras import layers
+
+    conv = layers.SeparableConv2D if separable and kernel > 1 else layers.Conv2D
+    x = conv(channels, kernel, padding="same", use_bias=False, name=f"{name}_conv{tag}")(x)
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{tag}")(x)   # short runs
+    return layers.ReLU(name=f"{name}_relu{tag}")(x)
+
+
+def _block(x, skip, channels, name, separable=False):
     """One decoder block: x2 up-sampling (nearest), concatenation of the skip, 2 x (conv-BN-ReLU)."""
     from keras import layers
 
@@ -101,13 +145,12 @@ def _block(x, skip, channels, name):
             x = layers.Resizing(skip.shape[1], skip.shape[2], "bilinear", name=f"{name}_fit")(x)
         x = layers.Concatenate(name=f"{name}_cat")([x, skip])
     for i in (1, 2):
-        x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
-        x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{i}")(x)   # short runs
-        x = layers.ReLU(name=f"{name}_relu{i}")(x)
+        x = _conv_bn_relu(x, channels, 3, name, i, separable)
     return x
 
 
-def unet_decoder(feature_shape, skip_shapes, output_size, channels=(32, 16, 8), name="decoder"):
+def unet_decoder(feature_shape, skip_shapes, output_size, channels=(32, 16, 8), reduce=None,
+                 stop_stride=1, separable=False, name="decoder"):
     """The decoder as a Keras model: ``[A, skip_1, ..., skip_m] -> S`` (N, H, W, 2), a softmax.
 
     Parameters
@@ -119,8 +162,15 @@ def unet_decoder(feature_shape, skip_shapes, output_size, channels=(32, 16, 8), 
     output_size : (H, W)
         The input resolution.
     channels : sequence of int
-        Channels of the blocks, one block per x2 step from (h, w) to (H, W); if longer than needed,
-        its last entries are used (the reference's (256, 128, 64, 32, 16) for five blocks).
+        Channels of the blocks, one block per x2 step from (h, w) to (H, W) / ``stop_stride``; if
+        longer than needed, its last entries are used (the reference's (256, 128, 64, 32, 16)).
+    reduce : int or None
+        Channels of a 1x1 conv-BN-ReLU applied to :math:`A` first (None: none, the reference).
+    stop_stride : {1, 2}
+        The last block's stride: 1 (the reference) or 2 (its 2-channel logits are up-sampled
+        bilinearly to (H, W) before the softmax).
+    separable : bool
+        Depthwise-separable 3x3 convolutions in the blocks.
     name : str
 
     Examples
@@ -128,32 +178,42 @@ def unet_decoder(feature_shape, skip_shapes, output_size, channels=(32, 16, 8), 
     >>> dec = unet_decoder((16, 16, 64), [(32, 32, 24), (64, 64, 16)], (128, 128))
     >>> [tuple(t.shape) for t in dec.inputs], tuple(dec.output.shape)
     ([(None, 16, 16, 64), (None, 32, 32, 24), (None, 64, 64, 16)], (None, 128, 128, 2))
+    >>> [l.output.shape[1] for l in dec.layers if l.name.endswith("_relu2")]
+    [32, 64, 128]
+    >>> lite = unet_decoder((16, 16, 64), [(32, 32, 24), (64, 64, 16)], (128, 128), (32, 16),
+    ...                     reduce=32, stop_stride=2)
+    >>> [l.output.shape[1] for l in lite.layers if l.name.endswith("_relu2")]
+    [32, 64]
     """
     import keras
     from keras import layers
 
+    stop_stride = check_choice(stop_stride, "stop_stride", (1, 2))
     steps, h = 0, feature_shape[0]
-    while h < output_size[0]:
+    while h * stop_stride < output_size[0]:
         h, steps = h * 2, steps + 1
     channels = [check_int(c, "channels", minimum=1) for c in channels]
     if len(channels) < steps:
         raise ValueError(f"`channels` needs {steps} entries (one per x2 step from "
-                         f"{feature_shape[0]} to {output_size[0]} px); got {len(channels)}.")
+                         f"{feature_shape[0]} to {output_size[0] // stop_stride} px); got "
+                         f"{len(channels)}.")
     channels = channels[len(channels) - steps:]
     a = keras.Input(feature_shape, name=f"{name}_features")
     skips = [keras.Input(s, name=f"{name}_skip{i}") for i, s in enumerate(skip_shapes)]
     x, pending = a, list(skips)
+    if reduce is not None:
+        x = _conv_bn_relu(x, check_int(reduce, "reduce", minimum=1), 1, f"{name}_reduce")
     for i, c in enumerate(channels):
         # a skip joins the block whose x2 step reaches its resolution (nearer 2h than 4h), not
         # the i-th block: a backbone may have no skip at some resolution
         joins = bool(pending) and pending[0].shape[1] < 3 * x.shape[1]
-        x = _block(x, pending.pop(0) if joins else None, c, f"{name}_block{i + 1}")
+        x = _block(x, pending.pop(0) if joins else None, c, f"{name}_block{i + 1}", separable)
     if pending:
         raise ValueError(f"`skip_shapes`: {[tuple(s.shape[1:]) for s in pending]} are not below "
-                         f"the output resolution {tuple(output_size)}; a skip joins the decoder "
-                         "block of its resolution.")
+                         f"the decoder's last resolution {output_size[0] // stop_stride} px; a "
+                         "skip joins the decoder block of its resolution.")
+    x = layers.Conv2D(2, 3, padding="same", name=f"{name}_head")(x)
     if tuple(x.shape[1:3]) != tuple(output_size):
         x = layers.Resizing(*output_size, "bilinear", name=f"{name}_fit")(x)
-    x = layers.Conv2D(2, 3, padding="same", name=f"{name}_head")(x)
-    out = layers.Softmax(name=f"{name}_softmax")(x)
+    out = TwoClassSoftmax(name=f"{name}_softmax")(x)
     return keras.Model([a, *skips], out, name=name)

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..._validate import as_images, check_choice, check_float, check_int, restore_rank
+from ..._validate import as_images, check_bool, check_choice, check_float, check_int, restore_rank
 from .losses import crf_loss, partial_cross_entropy, size_loss
 from .seeds import check_seed_options, sample_seeds
 
@@ -239,7 +239,8 @@ class BarrierSchedule(keras.callbacks.Callback):
                                         * cfg["t_growth"]))
 
 
-def build_fcam(classifier, skips=None, channels=(32, 16, 8), layer=None, name="fcam"):
+def build_fcam(classifier, skips=None, channels=(32, 16, 8), layer=None, reduce=None,
+               stop_stride=1, separable=False, name="fcam"):
     """F-CAM on a trained classifier: its encoder (frozen, inference mode) and a U-Net decoder.
 
     Parameters
@@ -253,6 +254,8 @@ def build_fcam(classifier, skips=None, channels=(32, 16, 8), layer=None, name="f
         Decoder block channels (:func:`~.decoder.unet_decoder`).
     layer : str, optional
         The CAM layer (default: the layer feeding the global pooling).
+    reduce, stop_stride, separable
+        The cheaper decoder's options (:mod:`~.decoder`; off by default: unstable in training).
     name : str
 
     Returns
@@ -280,7 +283,8 @@ def build_fcam(classifier, skips=None, channels=(32, 16, 8), layer=None, name="f
                             name="encoder")
     size = tuple(classifier.inputs[0].shape[1:3])
     decoder = unet_decoder(shape[1:], [tuple(r.layer.output.shape[1:]) for r in skip_refs], size,
-                           channels, name="decoder")
+                           channels, reduce=reduce, stop_stride=stop_stride,
+                           separable=check_bool(separable, "separable"), name="decoder")
     x = keras.Input(classifier.inputs[0].shape[1:], name="image")
     outs = encoder(x)                            # the classifier stays in inference mode
     probs = decoder([outs[0], *outs[1:1 + len(skip_refs)]])

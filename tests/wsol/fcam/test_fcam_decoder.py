@@ -6,7 +6,7 @@ import pytest
 
 from cvkit.explain import find_layer
 from cvkit.models import cam_classifier, pretrained, small_cnn
-from cvkit.wsol.fcam import SKIP_LAYERS, find_skips, unet_decoder
+from cvkit.wsol.fcam import SKIP_LAYERS, TwoClassSoftmax, find_skips, unet_decoder
 
 
 def _cam_shape(model):
@@ -58,7 +58,7 @@ def _convs(dec):
 
 def test_unet_decoder_shapes_softmax_and_channel_rule():
     dec = unet_decoder((16, 16, 64), [(32, 32, 24), (64, 64, 16)], (128, 128),
-                       channels=(256, 128, 64, 32, 16))
+                       channels=(256, 128, 64, 32, 16), reduce=None, stop_stride=1)
     assert [tuple(t.shape) for t in dec.inputs] == [(None, 16, 16, 64), (None, 32, 32, 24),
                                                     (None, 64, 64, 16)]
     assert tuple(dec.output.shape) == (None, 128, 128, 2)
@@ -75,9 +75,33 @@ def test_unet_decoder_shapes_softmax_and_channel_rule():
     assert (out >= 0).all()
 
 
+def test_unet_decoder_lite_reduces_and_stops_at_stride_2():
+    dec = unet_decoder((16, 16, 64), [(32, 32, 24), (64, 64, 16)], (128, 128), (32, 16),
+                       reduce=32, stop_stride=2)
+    convs = _convs(dec)
+    # 1x1 reduction to 32, blocks at 32 and 64 px (two x2 steps), the head at 64 px
+    assert [(c.filters, c.kernel_size) for c in convs] == [
+        (32, (1, 1)), (32, (3, 3)), (32, (3, 3)), (16, (3, 3)), (16, (3, 3)), (2, (3, 3))]
+    assert tuple(convs[-1].output.shape[1:3]) == (64, 64)
+    assert tuple(dec.output.shape) == (None, 128, 128, 2)
+    # the 2-channel logits are up-sampled bilinearly, then the softmax: equal to resizing them
+    logits = keras.Model(dec.inputs, convs[-1].output)
+    rng = np.random.default_rng(1)
+    xs = [rng.random((2,) + tuple(t.shape[1:])).astype(np.float32) for t in dec.inputs]
+    import tensorflow as tf
+    want = tf.nn.softmax(tf.image.resize(logits(xs), (128, 128), "bilinear")).numpy()
+    np.testing.assert_allclose(dec(xs).numpy(), want, atol=1e-5)
+
+
 def test_unet_decoder_needs_one_channel_entry_per_step():
     with pytest.raises(ValueError, match="`channels` needs 3 entries.*got 2"):
         unet_decoder((16, 16, 8), [(32, 32, 4)], (128, 128), channels=(8, 4))
+    with pytest.raises(ValueError, match="`channels` needs 2 entries.*got 1"):
+        unet_decoder((16, 16, 8), [(32, 32, 4)], (128, 128), channels=(8,), stop_stride=2)
+    with pytest.raises(ValueError, match="stop_stride"):
+        unet_decoder((16, 16, 8), [(32, 32, 4)], (128, 128), stop_stride=4)
+    with pytest.raises(ValueError, match="reduce"):
+        unet_decoder((16, 16, 8), [(32, 32, 4)], (128, 128), reduce=0)
     with pytest.raises(ValueError, match="`channels`"):
         unet_decoder((16, 16, 8), [(32, 32, 4)], (128, 128), channels=(8, 0, 4))
 
@@ -92,7 +116,7 @@ def _block_sizes(dec):
 def test_each_skip_joins_the_block_of_its_resolution():
     """A skip is concatenated where the decoder reaches its resolution, also when a resolution
     has no skip: never does the decoder go past the output size and come back."""
-    dec = unet_decoder((4, 4, 8), [(16, 16, 4)], (32, 32), channels=(8, 8, 8))
+    dec = unet_decoder((4, 4, 8), [(16, 16, 4)], (32, 32), channels=(8, 8, 8), stop_stride=2)
     cats, largest = _block_sizes(dec)
     assert cats == [("block2", 16)] and largest == 32
     dec = unet_decoder((4, 4, 8), [(8, 8, 4), (32, 32, 4)], (64, 64), channels=(8, 8, 8, 8))
@@ -106,3 +130,13 @@ def test_each_skip_joins_the_block_of_its_resolution():
 def test_a_skip_above_the_output_resolution_is_refused():
     with pytest.raises(ValueError, match="skip"):
         unet_decoder((4, 4, 8), [(64, 64, 4)], (32, 32), channels=(8, 8, 8))
+
+
+def test_two_class_softmax_equals_the_softmax_also_when_saturated():
+    import tensorflow as tf
+
+    z = np.random.default_rng(2).normal(size=(3, 5, 7, 2)).astype(np.float32) * 30.0
+    z[0, 0, 0] = [200.0, -200.0]                              # far beyond exp's range
+    got = TwoClassSoftmax()(z).numpy()
+    np.testing.assert_allclose(got, tf.nn.softmax(z).numpy(), atol=1e-6)
+    assert np.isfinite(got).all() and got[0, 0, 0].tolist() == [1.0, 0.0]
