@@ -28,6 +28,7 @@ import numpy as np
 
 from .._validate import as_images, check_bool, check_choice, check_int, restore_rank
 from .._graph import LayerRef, probe_model
+from ._guards import check_scores, model_errors
 from ._target import candidates_message, check_model, find_layer, resolve_output
 from .upsample import (UPSAMPLE_METHODS, normalize_maps, normalize_maps_tf, upsample_maps,
                        upsample_maps_tf)
@@ -44,6 +45,8 @@ __all__ = [
     "compute_maps",
     "finish",
     "activations_and_gradients",
+    "check_scores",
+    "model_errors",
 ]
 
 _CACHE_SIZE = 16
@@ -227,6 +230,10 @@ def _images(images, model, name):
         x, single = np.concatenate(parts, axis=0), False
     else:
         x, single = as_images(images, name)
+    if x.shape[1] < 2 or x.shape[2] < 2:
+        raise ValueError(f"`{name}` of {x.shape[1]} x {x.shape[2]} pixels are too small to explain: a "
+                         "map needs at least 2 x 2 pixels (and the model's pooling usually far more). "
+                         "Resize the images to the model's training size.")
     want = tuple(model.inputs[0].shape)
     if len(want) != 4 or any(w is not None and w != g for w, g in zip(want[1:], x.shape[1:])):
         raise ValueError(f"`{name}` of shape {x.shape} do not fit the model input {want}; resize "
@@ -285,6 +292,7 @@ class Request:
     upsample: str | None     # an UPSAMPLE_METHODS name, or None to keep the layer's size
     normalize: bool
     batch_size: int
+    name: str = "images"     # the images argument's name, for messages
 
     @property
     def size(self):
@@ -334,7 +342,7 @@ def prepare(model, images, class_index=None, layer=None, upsample=True, normaliz
     x, single = _images(images, model, name)
     probe = get_probe(model, layer, output, kind=kind, scores_only=scores_only)
     cls = _class_indices(class_index, len(x), probe.n_classes)
-    return Request(model, x, single, probe, cls, upsample, normalize, batch_size)
+    return Request(model, x, single, probe, cls, upsample, normalize, batch_size, name)
 
 
 def fix_classes(req):
@@ -351,8 +359,10 @@ def fix_classes(req):
     """
     if np.all(req.class_index >= 0):
         return req
-    cls = np.concatenate([req.probe.predict(req.x[s:e], req.class_index[s:e])[-1].numpy()
-                          for s, e in req.chunks()])
+    with model_errors(req):
+        outs = [req.probe.predict(req.x[s:e], req.class_index[s:e]) for s, e in req.chunks()]
+    check_scores(np.concatenate([o[-2].numpy() for o in outs]), images=req.name)
+    cls = np.concatenate([o[-1].numpy() for o in outs])
     return replace(req, class_index=cls.astype(np.int32))
 
 
@@ -401,7 +411,9 @@ def run_pass(req, gradients=True):
     ((3, 4, 4, 4), True)
     """
     fn = req.probe.gradients if gradients else req.probe.predict
-    outs = [[o.numpy() for o in fn(req.x[s:e], req.class_index[s:e])] for s, e in req.chunks()]
+    with model_errors(req):
+        outs = [[o.numpy() for o in fn(req.x[s:e], req.class_index[s:e])] for s, e in req.chunks()]
+    check_scores(np.concatenate([o[-2] for o in outs]), images=req.name)
     a = np.concatenate([o[0] for o in outs])
     _check_map_size(req, a.shape[1], a.shape[2])
     grads = np.concatenate([o[1] for o in outs]) if gradients else None
@@ -441,22 +453,38 @@ def compute_maps(req, map_fn, gradients=True, key=None):
     def build():
         def run(x, cls):
             if gradients:
-                a, g, _, cls = probe.tape(x, cls)
+                a, g, logits, cls = probe.tape(x, cls)
             else:
                 probe.traces += 1
                 a, logits = probe.forward(x)
                 g, (cls, _) = None, probe.pick(logits, cls)
             raw = map_fn(a, g, cls)
-            return _finish_tf(raw, req), tf.shape(a)[1:3]
+            finite = tf.reduce_all(tf.math.is_finite(logits), axis=-1)
+            return _finish_tf(raw, req), tf.shape(a)[1:3], finite
 
         return tf.function(run, input_signature=[probe.image_spec, probe.class_spec])
 
     fn = probe.compiled(("maps", map_fn if key is None else key, gradients, req.size, req.upsample, req.normalize), build)
-    outs = [fn(req.x[s:e], req.class_index[s:e]) for s, e in req.chunks()]
+    with model_errors(req):
+        outs = [fn(req.x[s:e], req.class_index[s:e]) for s, e in req.chunks()]
     h, w = (int(v) for v in outs[0][1].numpy())
     _check_map_size(req, h, w)
-    maps = outs[0][0].numpy() if len(outs) == 1 else np.concatenate([m.numpy() for m, _ in outs])
+    finite = np.concatenate([f.numpy() for _, _, f in outs])
+    check_scores(np.where(finite, 0.0, np.nan)[:, None], images=req.name)
+    maps = outs[0][0].numpy() if len(outs) == 1 else np.concatenate([m.numpy() for m, _, _ in outs])
+    _check_maps(req, maps)
     return restore_rank(maps.astype(np.float32, copy=False), req.single)
+
+
+def _check_maps(req, maps):
+    """Maps computed from finite scores can still overflow (huge activations or gradients)."""
+    bad = np.flatnonzero(~np.all(np.isfinite(maps.reshape(len(maps), -1)), axis=1))
+    if bad.size:
+        layer = req.probe.target.name if req.probe.target is not None else "the input"
+        raise ValueError(f"`model`: the maps computed at layer {layer!r} for `{req.name}` "
+                         f"{bad[:5].tolist()} hold NaN or infinity although the class scores are "
+                         "finite (the layer's activations or gradients overflow float32). Check the "
+                         "model's weights, or explain an earlier layer.")
 
 
 def finish(req, maps):
@@ -473,6 +501,7 @@ def finish(req, maps):
     (4, 4)
     """
     maps = np.asarray(maps, np.float32)
+    _check_maps(req, maps)
     if req.upsample is not None:
         maps = upsample_maps(maps, req.size, req.upsample)
     if req.normalize:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_float, check_int, check_seed, describe, to_numpy
-from ._core import compute_maps, finish, fix_classes, prepare
+from ._core import check_scores, compute_maps, finish, fix_classes, model_errors, prepare
 
 __all__ = [
     "grad_cam",
@@ -367,7 +367,8 @@ def _smooth_moments(probe, noisy, cls, batch_size):
     """Activations and gradients of every noisy copy, in float64 (M, h, w, K) each."""
     a_all, g_all = [], []
     for t in range(0, len(noisy), batch_size):
-        a, g, _, _ = probe.gradients(noisy[t:t + batch_size], cls[t:t + batch_size])
+        a, g, logits, _ = probe.gradients(noisy[t:t + batch_size], cls[t:t + batch_size])
+        check_scores(logits.numpy(), "class scores on the noisy copies")
         a_all.append(a.numpy().astype(np.float64))
         g_all.append(g.numpy().astype(np.float64))
     return np.concatenate(a_all), np.concatenate(g_all)
@@ -427,7 +428,8 @@ def smooth_grad_cam_plus_plus(model, images, class_index=None, layer=None, upsam
         noisy = np.repeat(xb, n_samples, axis=0)
         noisy = noisy + rng.standard_normal(noisy.shape).astype(np.float32) \
             * np.repeat(sb, n_samples)[:, None, None, None].astype(np.float32)
-        a, g = _smooth_moments(req.probe, noisy, np.repeat(cb, n_samples), req.batch_size)
+        with model_errors(req):
+            a, g = _smooth_moments(req.probe, noisy, np.repeat(cb, n_samples), req.batch_size)
         a = a.reshape((len(xb), n_samples) + a.shape[1:]).mean(axis=1)
         g = g.reshape((len(xb), n_samples) + g.shape[1:])
         total = a.sum(axis=(1, 2), keepdims=True)

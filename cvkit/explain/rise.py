@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_float, check_int, check_seed, check_size
-from ._core import finish, fix_classes, prepare, run_pass
+from ._core import check_scores, finish, fix_classes, model_errors, prepare, run_pass
 
 __all__ = ["rise", "rise_masks", "score_cam"]
 
@@ -76,7 +76,10 @@ def rise_masks(n_masks, image_size, grid_size=7, p=0.5, seed=0, start=0, stop=No
     bilinearly up-sampled to :math:`(s+1) C_H \times (s+1) C_W` with :math:`C = \lceil \text{size}/s
     \rceil` and cropped to the image size at a random shift in :math:`[0, C_H) \times [0, C_W)`.
     The grids and shifts are drawn at once from ``seed`` so that mask ``i`` does not depend on the
-    batch size; ``start``/``stop`` return a slice of them.
+    batch size; ``start``/``stop`` return a slice of them (``0 <= start < stop <= n_masks``).
+    ``grid_size`` is at most the image's longer side (or the paper's 7 for smaller images): a
+    larger grid has cells below one pixel and would only allocate ``n_masks * grid_size ** 2``
+    random numbers for nothing.
 
     Returns
     -------
@@ -94,16 +97,17 @@ def rise_masks(n_masks, image_size, grid_size=7, p=0.5, seed=0, start=0, stop=No
     True
     """
     grids, shifts, (h, w) = _draw(n_masks, image_size, grid_size, p, seed)
-    stop = n_masks if stop is None else stop
+    start = check_int(start, "start", 0, n_masks - 1)
+    stop = n_masks if stop is None else check_int(stop, "stop", start + 1, n_masks)
     return _upsample_crop(grids[start:stop], shifts[start:stop], h, w).numpy()
 
 
 def _draw(n_masks, image_size, grid_size, p, seed):
     n_masks = check_int(n_masks, "n_masks", 1)
-    grid_size = check_int(grid_size, "grid_size", 1)
+    h, w = check_size(image_size, "image_size")
+    grid_size = check_int(grid_size, "grid_size", 1, max(h, w, 7))   # cells of a pixel or more
     p = check_float(p, "p", 0.0, 1.0, strict_min=True)
     seed = check_seed(seed, allow_none=False)
-    h, w = check_size(image_size, "image_size")
     rng = np.random.default_rng(seed)
     grids = (rng.random((n_masks, grid_size, grid_size)) < p).astype(np.float32)
     ch, cw = -(-h // grid_size), -(-w // grid_size)
@@ -173,10 +177,13 @@ def rise(model, images, class_index=None, layer=None, upsample=True, normalize=T
     grids, shifts, _ = _draw(n_masks, req.size, grid_size, p, seed)
     fn = _rise_fn(req.probe)
     maps = np.zeros(req.x.shape[:3], np.float64)
-    for i, (img, c) in enumerate(zip(req.x, req.class_index)):
-        for s in range(0, n_masks, req.batch_size):
-            part, _ = fn(img, grids[s:s + req.batch_size], shifts[s:s + req.batch_size], np.int32(c))
-            maps[i] += part.numpy()
+    with model_errors(req):
+        for i, (img, c) in enumerate(zip(req.x, req.class_index)):
+            for s in range(0, n_masks, req.batch_size):
+                part, _ = fn(img, grids[s:s + req.batch_size], shifts[s:s + req.batch_size],
+                             np.int32(c))
+                maps[i] += part.numpy()
+    check_scores(maps, "class scores on the masked copies", req.name)
     maps /= n_masks * p
     return finish(_no_resize(req), maps)
 
@@ -244,9 +251,14 @@ def score_cam(model, images, class_index=None, layer=None, upsample=True, normal
     fn = _score_cam_fn(req.probe)
     bs = req.batch_size
     maps = np.zeros(res.activations.shape[:3], np.float64)
+    finite = np.ones(len(maps), bool)
     for i, (img, acts, c) in enumerate(zip(req.x, res.activations, res.class_index)):
         chans = np.ascontiguousarray(np.moveaxis(acts, -1, 0))        # (K, h, w)
-        weights = np.concatenate([fn(img, chans[s:s + bs], np.int32(c)).numpy()
-                                  for s in range(0, len(chans), bs)])
+        with model_errors(req):
+            weights = np.concatenate([fn(img, chans[s:s + bs], np.int32(c)).numpy()
+                                      for s in range(0, len(chans), bs)])
+        finite[i] = np.all(np.isfinite(weights))
         maps[i] = np.maximum(np.tensordot(weights.astype(np.float64), chans.astype(np.float64), 1), 0)
+    check_scores(np.where(finite, 0.0, np.nan)[:, None], "class scores on the masked copies",
+                 req.name)
     return finish(req, maps)

@@ -170,6 +170,9 @@ def normalize_maps(maps, relu=False, nan="raise"):
         flat[rows] = 0.0
         arr = flat.reshape(arr.shape)
     maps, single = as_maps(arr, "maps")
+    if maps.size == 0:
+        raise ValueError(f"`maps` is empty: shape {arr.shape}; give at least one map of 1 x 1 "
+                         "pixels or more.")
     m = maps                                       # float32, as the WSOL benchmark computes
     if relu:
         m = np.maximum(m, 0.0)

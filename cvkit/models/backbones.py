@@ -20,15 +20,17 @@ Shown in ``notebooks/01_localization.ipynb``.
 """
 from __future__ import annotations
 
+import numbers
 import os
 
 import keras
 import numpy as np
 from keras import layers
 
-from .._validate import check_choice, check_float
+from .._validate import check_bool, check_choice, check_float, check_int, describe
 
 __all__ = ["BACKBONES", "backbone", "mini_resnet", "ImagePreprocess", "check_input_shape",
+           "check_image_shape",
            "feature_layer_name", "OUTPUT_STRIDES", "dilate"]
 
 #: supported backbone families: name -> (keras.applications constructor name, preprocessing mode,
@@ -64,6 +66,8 @@ class ImagePreprocess(layers.Layer):
     ``'raw255'`` (EfficientNet, which rescales and normalises inside): :math:`x' = 255\\,x`.
     ``'none'``: identity.
 
+    A uint8 tensor is read as [0, 255] and divided by 255 first (it is not scaled by 255 twice).
+
     Parameters
     ----------
     mode : {'tf', 'caffe', 'raw255', 'none'}
@@ -79,6 +83,8 @@ class ImagePreprocess(layers.Layer):
 
     >>> keras.ops.convert_to_numpy(ImagePreprocess('caffe')(np.array([[1.0, 0.0, 0.0]])))
     array([[-103.939, -116.779,  131.32 ]], dtype=float32)
+    >>> keras.ops.convert_to_numpy(ImagePreprocess('tf')(np.array([[0, 255]], np.uint8)))
+    array([[-1.,  1.]], dtype=float32)
     """
 
     MODES = ("tf", "caffe", "raw255", "none")
@@ -89,6 +95,8 @@ class ImagePreprocess(layers.Layer):
         self.mode = mode
 
     def call(self, x):
+        if keras.backend.standardize_dtype(x.dtype) == "uint8":   # [0, 255] -> [0, 1] first
+            x = keras.ops.cast(x, self.compute_dtype) / 255.0
         x = keras.ops.cast(x, self.compute_dtype)
         if self.mode == "tf":
             return x * 2.0 - 1.0
@@ -117,6 +125,53 @@ def _resolve_name(name):
     return key
 
 
+def check_image_shape(input_shape, name="input_shape", allow_none=False):
+    """Read an image input shape ``(H, W, C)`` of positive ints (None for H and W where allowed).
+
+    Strings, floats and booleans are refused rather than read digit by digit or truncated
+    (``'643'`` is not (6, 4, 3), ``64.5`` is not 64).
+
+    Parameters
+    ----------
+    input_shape : sequence of 3 ints
+    name : str
+        The argument's name in error messages.
+    allow_none : bool
+        Accept None for the height and the width (a model for any image size).
+
+    Returns
+    -------
+    tuple (H, W, C)
+
+    Examples
+    --------
+    >>> check_image_shape([16, 24, 3])
+    (16, 24, 3)
+    >>> check_image_shape((None, None, 3), allow_none=True)
+    (None, None, 3)
+    >>> check_image_shape("643")
+    Traceback (most recent call last):
+    ...
+    TypeError: `input_shape` must be a tuple (height, width, channels) of ints; got str '643'.
+    """
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
+        kind = TypeError if not isinstance(input_shape, (tuple, list)) else ValueError
+        raise kind(f"`{name}` must be a tuple (height, width, channels) of ints; got "
+                   f"{describe(input_shape)}.")
+    out = []
+    for i, v in enumerate(input_shape):
+        if v is None and allow_none and i < 2:
+            out.append(None)
+            continue
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"`{name}` must be a tuple (height, width, channels) of ints; got "
+                            f"{describe(v)} in {tuple(input_shape)!r}.")
+        if v < 1:
+            raise ValueError(f"`{name}` must hold sizes >= 1; got {tuple(input_shape)!r}.")
+        out.append(int(v))
+    return tuple(out)
+
+
 def check_input_shape(input_shape, name="input_shape"):
     """Validate an image input shape ``(H, W, 3)`` with ``H, W >= 32``; return it as a tuple.
 
@@ -139,13 +194,7 @@ def check_input_shape(input_shape, name="input_shape"):
     ...
     ValueError: `input_shape` is too small for the backbone: height and width must be at least 32 px (five stride-2 stages); got 16x16. Resize the images up.
     """
-    try:
-        shape = tuple(int(s) for s in input_shape)
-    except Exception as exc:
-        raise TypeError(f"`{name}` must be a tuple (height, width, 3); got {input_shape!r}.") \
-            from exc
-    if len(shape) != 3:
-        raise ValueError(f"`{name}` must be (height, width, channels); got {input_shape!r}.")
+    shape = check_image_shape(input_shape, name)
     h, w, c = shape
     if c != 3:
         raise ValueError(f"`{name}` must have 3 channels (RGB); got {c}. Repeat a grayscale image "
@@ -224,6 +273,9 @@ def mini_resnet(input_shape=(64, 64, 3), width=16, input_tensor=None, name="mini
     """
     from .blocks import residual_block
 
+    width = check_int(width, "width", minimum=1)
+    if input_tensor is None:
+        input_shape = check_image_shape(input_shape, allow_none=True)
     inputs = keras.Input(shape=input_shape) if input_tensor is None else input_tensor
     x = layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(inputs)
     x = layers.BatchNormalization(name="stem_bn")(x)
@@ -435,8 +487,9 @@ def backbone(name="mobilenetv2", input_shape=(224, 224, 3), alpha=1.0, weights=N
                          f"alpha={alpha} "
                          f"with backbone {key!r}. Leave it at 1.0.")
     weights = _check_weights(weights, key, input_shape, alpha)
-    if not isinstance(trainable, bool):
-        raise TypeError(f"`trainable` must be True or False; got {trainable!r}.")
+    trainable = check_bool(trainable, "trainable")
+    preprocess = check_bool(preprocess, "preprocess")
+    nested = check_bool(nested, "nested")
     mode = BACKBONES[key][1] if preprocess else "none"
     if isinstance(bn_momentum, str):
         check_choice(bn_momentum, "bn_momentum", ("auto",))

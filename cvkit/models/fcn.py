@@ -23,7 +23,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import check_choice, check_float, check_int, describe, to_numpy
+from .._validate import check_bool, check_choice, check_float, check_int, describe, to_numpy
 
 __all__ = [
     "transposed_conv2d",
@@ -70,8 +70,11 @@ def tiny_backbone(input_shape=(64, 64, 3), width=16):
     """
     import keras
 
+    from .backbones import check_image_shape
+
     width = check_int(width, "width", minimum=1)
-    inp = keras.Input(shape=tuple(input_shape), name="image")
+    input_shape = check_image_shape(input_shape, allow_none=True)
+    inp = keras.Input(shape=input_shape, name="image")
     x = inp
     for k in range(1, 6):
         ch = width * min(2 ** (k - 1), 4)
@@ -165,6 +168,12 @@ def transposed_conv2d(x, kernel, stride=1, padding="valid"):
     return out[..., 0] if (single and kernel2d) else out
 
 
+#: the largest side of a bilinear kernel (an up-sampling factor of 512) and its largest number of
+#: elements: bounds on what a typo in ``size`` or ``channels`` may allocate.
+_MAX_KERNEL = 1024
+_MAX_KERNEL_ELEMENTS = 1 << 26
+
+
 def bilinear_kernel(size, channels):
     """Kernel ``(size, size, channels, channels)`` that makes a transposed convolution of stride
     ``(size + 1) // 2`` do bilinear up-sampling, channel by channel (the FCN initialisation).
@@ -198,8 +207,13 @@ def bilinear_kernel(size, channels):
     >>> transposed_conv2d(ramp, k, stride=2, padding='same')[3]
     array([0.  , 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 2.25])
     """
-    size = check_int(size, "size", minimum=1)
+    size = check_int(size, "size", minimum=1, maximum=_MAX_KERNEL)
     channels = check_int(channels, "channels", minimum=1)
+    if size * size * channels * channels > _MAX_KERNEL_ELEMENTS:
+        raise ValueError(f"`channels` = {channels} with `size` = {size} asks for a "
+                         f"({size}, {size}, {channels}, {channels}) kernel, above the "
+                         f"{_MAX_KERNEL_ELEMENTS} elements (256 MB) allowed; the up-sampling kernel "
+                         "of an FCN has one channel per class and a size of twice the factor.")
     f = (size + 1) // 2
     c = f - 1 if size % 2 == 1 else f - 0.5
     og = 1 - np.abs(np.arange(size) - c) / f
@@ -262,13 +276,14 @@ def build_fcn(num_classes, input_shape=(96, 96, 3), variant="8s", backbone="mobi
     import keras
 
     from .backbones import backbone as make_backbone
+    from .backbones import check_image_shape
 
     num_classes = check_int(num_classes, "num_classes", minimum=1)
     check_choice(variant, "variant", ("32s", "16s", "8s"))
     key = str(backbone).lower()
     check_choice(key, "backbone", tuple(FCN_SKIPS))
-    if not (isinstance(input_shape, (tuple, list)) and len(input_shape) == 3):
-        raise ValueError(f"`input_shape` must be (H, W, 3); got {input_shape!r}.")
+    input_shape = check_image_shape(input_shape)
+    train_backbone = check_bool(train_backbone, "train_backbone")
     h, w = input_shape[0], input_shape[1]
     if not all(isinstance(v, numbers.Integral) and v >= 32 and v % 32 == 0 for v in (h, w)):
         raise ValueError(f"`input_shape` must have H and W multiples of 32 (>= 32) so that the "
@@ -278,12 +293,12 @@ def build_fcn(num_classes, input_shape=(96, 96, 3), variant="8s", backbone="mobi
             raise ValueError("`weights` must be None for the 'tiny' backbone (it has no pretrained "
                              f"weights); got {weights!r}.")
         base = tiny_backbone(tuple(input_shape))
-        base.trainable = bool(train_backbone)
+        base.trainable = train_backbone
     else:
         kwargs = {"alpha": check_float(alpha, "alpha", 0.0, strict_min=True)} \
             if key == "mobilenetv2" else {}
         base = make_backbone(key, input_shape=tuple(input_shape), weights=weights,
-                             trainable=bool(train_backbone), **kwargs)
+                             trainable=train_backbone, **kwargs)
     skips = FCN_SKIPS[key]
     f32 = base.get_layer(skips[32]).output
     score = keras.layers.Conv2D(num_classes, 1, name="score_32")(f32)

@@ -19,8 +19,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from .._validate import check_choice, check_float, check_int, to_numpy
+from .._validate import as_array, check_bool, check_choice, check_float, check_int
 from .backbones import backbone as _backbone
+from .backbones import check_image_shape
 from .multitask import LocalizationModel
 
 __all__ = ["localizer", "cam_classifier", "small_cnn", "keypoint_regressor", "normalize_keypoints",
@@ -262,8 +263,8 @@ def small_cnn(num_classes=4, input_shape=(64, 64, 3), batchnorm=True, bn_momentu
     (None, 4)
     """
     num_classes = check_int(num_classes, "num_classes", minimum=2)
-    if not isinstance(batchnorm, bool):
-        raise TypeError(f"`batchnorm` must be True or False; got {batchnorm!r}.")
+    batchnorm = check_bool(batchnorm, "batchnorm")
+    input_shape = check_image_shape(input_shape, allow_none=True)
     bn_momentum = check_float(bn_momentum, "bn_momentum", minimum=0.0, maximum=1.0)
     widths = tuple(check_int(c, "widths", minimum=1) for c in widths)
     if len(widths) != 4:
@@ -336,7 +337,7 @@ def keypoint_regressor(num_keypoints, backbone="mobilenetv2", input_shape=(224, 
 def _kp_boxes(keypoints, boxes):
     from ..boxes import as_boxes
 
-    kp = to_numpy(keypoints).astype(np.float64)
+    kp = as_array(keypoints, "keypoints", kind="float", dtype=np.float64)
     if kp.ndim != 3 or kp.shape[-1] != 2:
         raise ValueError(f"`keypoints` must have shape (N, K, 2) of (x, y); got {kp.shape}.")
     b = as_boxes(boxes, "boxes").astype(np.float64)

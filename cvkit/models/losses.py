@@ -20,6 +20,7 @@ import keras
 import tensorflow as tf
 
 from .. import boxes as _boxes
+from .._validate import check_float, describe
 
 __all__ = [
     "NO_BOX",
@@ -37,6 +38,35 @@ __all__ = [
 
 #: the box target of an image without an object: its box loss is masked out.
 NO_BOX = (-1.0, -1.0, -1.0, -1.0)
+
+
+def _as_tensor(x, name, last=None, what="boxes"):
+    """A numeric tensor (bool and strings refused) whose static last axis is ``last``."""
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"`{name}` must be a numeric tensor or array of {what}; got {describe(x)}.")
+    try:
+        t = tf.convert_to_tensor(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a numeric tensor or array of {what}; got "
+                        f"{describe(x)}.") from None
+    if t.dtype == tf.bool or not (t.dtype.is_floating or t.dtype.is_integer):
+        raise TypeError(f"`{name}` must hold numbers; got dtype {t.dtype.name}.")
+    rank = t.shape.rank
+    if last is not None and rank is not None and (rank < 2 or t.shape[-1] not in (None, last)):
+        raise ValueError(f"`{name}` must have shape (N, ..., {last}) ({what}); got shape "
+                         f"{tuple(t.shape)}.")
+    return t
+
+
+def _pair(a, b, names=("b_true", "b_pred"), last=4, what="boxes"):
+    """Target and prediction as tensors of one float dtype and the same static shape."""
+    a, b = _as_tensor(a, names[0], last, what), _as_tensor(b, names[1], last, what)
+    dtype = b.dtype if b.dtype.is_floating else (a.dtype if a.dtype.is_floating else tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+    if a.shape.is_fully_defined() and b.shape.is_fully_defined() and a.shape != b.shape:
+        raise ValueError(f"`{names[0]}` and `{names[1]}` must have the same shape; got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}.")
+    return a, b
 
 
 def l2_box_loss(b_true, b_pred):
@@ -63,6 +93,7 @@ def l2_box_loss(b_true, b_pred):
     >>> round(float(l2_box_loss(b_true, b_pred)[0]), 6)
     0.0125
     """
+    b_true, b_pred = _pair(b_true, b_pred)
     return tf.reduce_mean(tf.square(b_true - b_pred), axis=-1)
 
 
@@ -98,6 +129,9 @@ def smooth_l1_box_loss(b_true, b_pred, beta=0.1):
     >>> round(float(smooth_l1_box_loss(b_true, b_pred, beta=0.1)[0]), 6)
     0.040625
     """
+    b_true, b_pred = _pair(b_true, b_pred)
+    if not tf.is_tensor(beta):
+        beta = check_float(beta, "beta", minimum=0.0, strict_min=True)
     d = tf.abs(b_true - b_pred)
     beta = tf.cast(beta, d.dtype)
     return tf.reduce_mean(tf.where(d < beta, 0.5 * tf.square(d) / beta, d - 0.5 * beta), axis=-1)
@@ -130,6 +164,7 @@ def giou_box_loss(b_true, b_pred):
     >>> giou_box_loss(b_true, b_pred).numpy().round(6)
     array([0.666667, 1.25    ], dtype=float32)
     """
+    b_true, b_pred = _pair(b_true, b_pred)
     return 1.0 - _boxes.giou_tf(b_true, b_pred)
 
 
@@ -140,7 +175,7 @@ BOX_LOSSES = {"l2": l2_box_loss, "mse": l2_box_loss, "smooth_l1": smooth_l1_box_
 def _box_loss_fn(name, arg="box_loss"):
     if callable(name):
         return name
-    if name not in BOX_LOSSES:
+    if not isinstance(name, str) or name not in BOX_LOSSES:
         raise ValueError(f"`{arg}` must be one of {sorted(BOX_LOSSES)} or a callable "
                          f"(b_true, b_pred) -> per-image loss; got {name!r}.")
     return BOX_LOSSES[name]
@@ -211,8 +246,7 @@ def box_loss(b_true, b_pred, kind="l2", sample_weight=None, normalizer=None):
     0.0
     """
     fn = _box_loss_fn(kind, "kind")
-    b_pred = tf.convert_to_tensor(b_pred)
-    b_true = tf.cast(b_true, b_pred.dtype)
+    b_true, b_pred = _pair(b_true, b_pred)
     mask = box_mask(b_true)
     # replace the "no object" rows by the prediction itself: zero loss, zero gradient, no NaN
     safe_true = tf.where(mask[..., None] > 0, b_true, tf.stop_gradient(b_pred))
@@ -253,9 +287,12 @@ def classification_loss(y_true, y_prob, sample_weight=None):
     >>> round(float(classification_loss([1, 0], np.array([[0.5], [0.5]], np.float32))), 6)
     0.693147
     """
-    y_prob = tf.convert_to_tensor(y_prob)
+    y_prob = _as_tensor(y_prob, "y_prob", what="probabilities (N, C)")
+    if y_prob.shape.rank is not None and y_prob.shape.rank != 2:
+        raise ValueError(f"`y_prob` must have shape (N, C); got shape {tuple(y_prob.shape)}.")
     n_classes = y_prob.shape[-1]
-    y_true = tf.convert_to_tensor(y_true)
+    y_true = _as_tensor(y_true, "y_true", what="class ids (N,) or one-hot rows (N, C)")
+    _check_labels(y_true, y_prob)
     if n_classes == 1:
         y_t = tf.cast(tf.reshape(y_true, [-1, 1]), y_prob.dtype)
         per = keras.losses.binary_crossentropy(y_t, y_prob)
@@ -267,6 +304,21 @@ def classification_loss(y_true, y_prob, sample_weight=None):
         sw = tf.cast(tf.reshape(sample_weight, tf.shape(per)), per.dtype)
         return tf.reduce_sum(per * sw) / tf.cast(tf.size(per), per.dtype)
     return tf.reduce_mean(per)
+
+
+def _check_labels(y_true, y_prob):
+    """One label (or one-hot row) per row of ``y_prob``; class ids in range (checked eagerly)."""
+    n, n_classes = y_prob.shape[0], y_prob.shape[-1]
+    m = y_true.shape[0] if y_true.shape.rank else None
+    if n is not None and m is not None and m != n:
+        raise ValueError(f"`y_true` must hold one label per row of `y_prob` ({n}); got shape "
+                         f"{tuple(y_true.shape)}.")
+    one_hot = y_true.shape.rank == 2 and y_true.shape[-1] == n_classes
+    if tf.executing_eagerly() and not one_hot and n_classes not in (None, 1) and tf.size(y_true):
+        lo, hi = float(tf.reduce_min(y_true)), float(tf.reduce_max(y_true))
+        if lo < 0 or hi > n_classes - 1:
+            raise ValueError(f"`y_true` class ids must lie in [0, {n_classes - 1}] (`y_prob` has "
+                             f"{n_classes} columns); got values in [{lo:g}, {hi:g}].")
 
 
 def multitask_loss(y_true, y_pred, box_weight=1.0, cls_weight=1.0, box_loss_kind="l2",
@@ -344,6 +396,7 @@ def keypoint_l2_loss(k_true, k_pred):
     >>> keypoint_l2_loss(k_true, k_pred).numpy()
     array([0.125], dtype=float32)
     """
+    k_true, k_pred = _pair(k_true, k_pred, ("k_true", "k_pred"), 2, "(x, y) joints")
     return tf.reduce_mean(tf.reduce_sum(tf.square(k_true - k_pred), axis=-1), axis=-1)
 
 
@@ -385,8 +438,7 @@ class BoxLoss(keras.losses.Loss):
         self.kind = kind
 
     def call(self, y_true, y_pred):
-        y_pred = tf.convert_to_tensor(y_pred)
-        y_true = tf.cast(y_true, y_pred.dtype)
+        y_true, y_pred = _pair(y_true, y_pred, ("y_true", "y_pred"))
         mask = box_mask(y_true)
         safe_true = tf.where(mask[..., None] > 0, y_true, tf.stop_gradient(y_pred))
         return _box_loss_fn(self.kind)(safe_true, y_pred) * mask

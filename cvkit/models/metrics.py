@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from .. import boxes as _boxes
-from .._validate import check_float
-from .losses import _split, box_mask
+from .._validate import as_array, check_float
+from .losses import _as_tensor, _pair, _split, box_mask
 
 __all__ = ["ClassAccuracy", "BoxMeanIoU", "CorrectLocalization", "localization_scores",
            "predicted_classes"]
@@ -89,7 +89,8 @@ class ClassAccuracy(_MeanMetric):
             else (y_true, None)
         probs, _ = _split(y_pred, "y_pred") if isinstance(y_pred, (dict, tuple, list)) \
             else (y_pred, None)
-        probs = tf.convert_to_tensor(probs)
+        probs = _as_tensor(probs, "y_pred", what="class probabilities (N, C)")
+        labels = _as_tensor(labels, "y_true", what="class ids (N,) or one-hot rows (N, C)")
         pc = _pred_class(probs)
         tc = _true_class(labels, probs.shape[-1])
         self._accumulate(tf.equal(pc, tc), _weights(sample_weight, tf.size(pc), self.dtype))
@@ -126,9 +127,10 @@ def _box_ious(y_true, y_pred, dtype):
     an image without an object (``NO_BOX``) gets IoU 0 and mask 0."""
     labels, b_true = _split(y_true, "y_true")
     probs, b_pred = _split(y_pred, "y_pred")
-    b_true = tf.cast(b_true, dtype)
+    b_true, b_pred = _pair(b_true, b_pred, ("y_true['localizer']", "y_pred['localizer']"))
+    b_true, b_pred = tf.cast(b_true, dtype), tf.cast(b_pred, dtype)
     mask = box_mask(b_true)
-    iou = _boxes.iou_tf(tf.where(mask[:, None] > 0, b_true, 0.0), tf.cast(b_pred, dtype))
+    iou = _boxes.iou_tf(tf.where(mask[:, None] > 0, b_true, 0.0), b_pred)
     return labels, probs, iou, mask
 
 
@@ -169,7 +171,7 @@ class CorrectLocalization(_MeanMetric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         labels, probs, iou, mask = _box_ious(y_true, y_pred, self.dtype)
-        probs = tf.convert_to_tensor(probs)
+        probs = _as_tensor(probs, "y_pred['classifier']", what="class probabilities (N, C)")
         hit = (iou >= self.iou_threshold) | (mask == 0)
         right = tf.equal(_pred_class(probs), _true_class(labels, probs.shape[-1]))
         self._accumulate(right & hit, _weights(sample_weight, tf.shape(mask)[0], self.dtype))
@@ -196,9 +198,10 @@ def predicted_classes(probs):
     >>> predicted_classes([[0.7], [0.2]])      # one sigmoid unit
     array([1, 0])
     """
-    p = np.asarray(probs)
-    if p.ndim != 2:
-        raise ValueError(f"`probs` must have shape (N, C); got {p.shape}.")
+    p = as_array(probs, "probs", ndim=2, hint="(N, C)")
+    if p.dtype == bool:
+        raise TypeError("`probs` must be class probabilities or scores, not booleans; got dtype "
+                        "bool.")
     return (p[:, 0] >= 0.5).astype(np.int64) if p.shape[1] == 1 else p.argmax(axis=1)
 
 
@@ -239,7 +242,7 @@ def localization_scores(labels, boxes, probs, pred_boxes, iou_threshold=0.5):
     (1.0, 0.625, 0.6667)
     """
     iou_threshold = check_float(iou_threshold, "iou_threshold", 0.0, 1.0)
-    labels = np.asarray(labels).reshape(-1)
+    labels = as_array(labels, "labels", ndim=1, kind="integer", hint="(N,)")
     pc = predicted_classes(probs)
     b = _boxes.as_boxes(boxes, "boxes")
     pb = _boxes.as_boxes(pred_boxes, "pred_boxes")

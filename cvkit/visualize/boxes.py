@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import as_array, check_bool, check_float, check_int
+
 __all__ = ["draw_boxes", "image_grid", "plot_localization", "plot_iou_histogram"]
 
 TRUE_COLOR = "#2ca02c"
@@ -28,7 +30,9 @@ def _image(image, name="image"):
 
 def _norm_boxes(boxes, fmt, hw, name="boxes"):
     from .. import boxes as B
+    from .._validate import check_choice
 
+    check_choice(fmt, "fmt", B.FORMATS)
     b = B.as_boxes(boxes, name)
     if b.ndim == 1:
         b = b[None]
@@ -87,10 +91,19 @@ def draw_boxes(image, boxes, labels=None, scores=None, class_names=None, color=T
     h, w = img.shape[:2]
     b = _norm_boxes(boxes, fmt, (h, w))
     k = len(b)
+    linewidth = check_float(linewidth, "linewidth", 0.0, 50.0)
+    show_image = check_bool(show_image, "show_image")
+    if labels is not None:
+        labels = as_array(np.atleast_1d(labels), "labels", ndim=1, kind="integer")
+    if scores is not None:
+        scores = as_array(np.atleast_1d(scores), "scores", ndim=1, kind="float")
     for arg, nm in ((labels, "labels"), (scores, "scores")):
-        if arg is not None and len(np.atleast_1d(arg)) != k:
-            raise ValueError(f"`{nm}` must have one entry per box ({k}); got "
-                             f"{len(np.atleast_1d(arg))}.")
+        if arg is not None and len(arg) != k:
+            raise ValueError(f"`{nm}` must have one entry per box ({k}); got {len(arg)}.")
+    if labels is not None and class_names is not None and (labels.min(initial=0) < 0 or
+                                                            labels.max(initial=0) >= len(class_names)):
+        raise ValueError(f"`labels` must index `class_names` (0 to {len(class_names) - 1}); got "
+                         f"{labels.tolist()}.")
     colors = [color] * k if isinstance(color, str) else list(color)
     if len(colors) != k:
         raise ValueError(f"`color` must be one colour or one per box ({k}); got {len(colors)}.")
@@ -105,10 +118,10 @@ def draw_boxes(image, boxes, labels=None, scores=None, class_names=None, color=T
                                        linestyle=linestyle))
         text = []
         if labels is not None:
-            lab = int(np.atleast_1d(labels)[i])
+            lab = int(labels[i])
             text.append(class_names[lab] if class_names is not None else str(lab))
         if scores is not None:
-            text.append(f"{float(np.atleast_1d(scores)[i]):.2f}")
+            text.append(f"{float(scores[i]):.2f}")
         if text:
             ax.text(x0, y0, " ".join(text), color="white", fontsize=7, va="bottom",
                     bbox=dict(facecolor=colors[i], alpha=0.8, pad=1, edgecolor="none"))
@@ -159,11 +172,12 @@ def image_grid(images, titles=None, ncols=8, boxes=None, pred_boxes=None, title_
     """
     import matplotlib.pyplot as plt
 
-    from .._validate import as_images, check_int
+    from .._validate import as_images
 
     imgs, _ = as_images(images, "images")
     n = len(imgs)
     ncols = min(check_int(ncols, "ncols", minimum=1), n)
+    size = check_float(size, "size", 0.0, 20.0, strict_min=True)   # inches per image
     for arg, nm in ((titles, "titles"), (boxes, "boxes"), (pred_boxes, "pred_boxes"),
                     (title_colors, "title_colors")):
         if arg is not None and len(arg) != n:
@@ -219,8 +233,10 @@ def plot_localization(images, true_boxes, pred_boxes, true_labels, pred_labels,
     """
     from .. import boxes as B
 
-    ious = B.iou(true_boxes, pred_boxes)
-    tl, pl = np.asarray(true_labels).reshape(-1), np.asarray(pred_labels).reshape(-1)
+    ious = B.iou(B.as_boxes(true_boxes, "true_boxes"), B.as_boxes(pred_boxes, "pred_boxes"))
+    tl = as_array(true_labels, "true_labels", kind="integer").reshape(-1)
+    pl = as_array(pred_labels, "pred_labels", kind="integer").reshape(-1)
+    iou_threshold = check_float(iou_threshold, "iou_threshold", 0.0, 1.0)
     if len(tl) != len(ious) or len(pl) != len(ious):
         raise ValueError(f"`true_labels` and `pred_labels` must have one entry per image "
                          f"({len(ious)}); got {len(tl)} and {len(pl)}.")
@@ -251,9 +267,9 @@ def plot_iou_histogram(ious, threshold=0.5, ax=None, bins=20, label=None):
     """
     import matplotlib.pyplot as plt
 
-    v = np.asarray(ious, dtype=np.float64).reshape(-1)
-    if v.size == 0 or not np.all(np.isfinite(v)):
-        raise ValueError("`ious` must be a non-empty array of finite values.")
+    v = as_array(ious, "ious", kind="float", empty_ok=False, dtype=np.float64).reshape(-1)
+    threshold = check_float(threshold, "threshold", 0.0, 1.0)
+    bins = check_int(bins, "bins", 1, 10_000)
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 2.6))
     ax.hist(v, bins=bins, range=(0, 1), alpha=0.7, label=label)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_images, as_maps, check_float
+from .._validate import as_images, as_maps, check_float, check_int
 
 __all__ = ["overlay_heatmap", "largest_component_box", "plot_cam_box", "compare_methods"]
 
@@ -149,6 +149,7 @@ def plot_cam_box(image, heatmap, threshold=0.2, gt_box=None, alpha=0.5, title=No
 
     img, _ = as_images(image, "image")
     img = img[0]
+    alpha = check_float(alpha, "alpha", 0.0, 1.0)
     box, comp = largest_component_box(_fit_map(as_maps(heatmap, "heatmap")[0][0], img.shape[:2]),
                                       threshold)
     heat = _fit_map(as_maps(heatmap, "heatmap")[0][0], img.shape[:2])
@@ -216,7 +217,8 @@ def compare_methods(images, maps, alpha=0.5, cmap="jet", titles=None, max_images
         if len(arr) != len(imgs):
             raise ValueError(f"`maps[{name!r}]` has {len(arr)} maps for {len(imgs)} images.")
         arrays[name] = arr
-    n = min(len(imgs), int(max_images))
+    alpha = check_float(alpha, "alpha", 0.0, 1.0)
+    n = min(len(imgs), check_int(max_images, "max_images", 1, 100))
     cols = 1 + len(arrays)
     fig, axes = plt.subplots(n, cols, figsize=(1.9 * cols, 1.9 * n), squeeze=False)
     for i in range(n):

@@ -8,6 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import as_array, as_images, check_float, check_int, check_seed, check_size
+
+
+def _one_image(image, name="image"):
+    """One (H, W) or (H, W, 3) image as float in [0, 1] (uint8 divided by 255)."""
+    raw = np.asarray(image)
+    x, _ = as_images(raw[..., None] if raw.ndim == 2 else raw, name)
+    if x.shape[0] != 1:
+        raise ValueError(f"`{name}` must be one (H, W) or (H, W, 3) image; got shape {raw.shape}.")
+    return x[0, ..., 0] if x.shape[-1] == 1 else x[0]
+
 __all__ = ["overlay_labels", "plot_threshold_histogram", "draw_anchors", "plot_roi_grid"]
 
 
@@ -56,12 +67,9 @@ def overlay_labels(image, labels, alpha=0.45, ax=None, title=None):
     """
     from skimage.color import label2rgb
 
-    lab = np.asarray(labels)
-    if lab.ndim != 2:
-        raise ValueError(f"`labels` must be (H, W); got shape {lab.shape}.")
-    img = np.asarray(image, dtype=np.float64)
-    if img.dtype != np.uint8 and img.max() > 1:
-        img = img / 255.0
+    lab = as_array(labels, "labels", ndim=2, kind="integer", hint="(H, W)")
+    img = _one_image(image).astype(np.float64)
+    alpha = check_float(alpha, "alpha", 0.0, 1.0)
     if img.shape[:2] != lab.shape:
         raise ValueError(f"`labels` {lab.shape} and `image` {img.shape[:2]} must have the same "
                          "height and width.")
@@ -110,7 +118,7 @@ def plot_threshold_histogram(image, thresholds, ax=None, title=None):
     fig, ax = _axes(ax, (5, 3))
     width = (centers[1] - centers[0]) if centers.size > 1 else 1.0
     ax.bar(centers, counts, width=width, color="0.5")
-    for t in np.atleast_1d(thresholds):
+    for t in as_array(np.atleast_1d(thresholds), "thresholds", ndim=1, kind="float"):
         ax.axvline(float(t), color="C3", lw=1.5)
     ax.set_xlabel("intensity")
     ax.set_ylabel("pixels")
@@ -160,11 +168,19 @@ def draw_anchors(image, anchor_boxes, labels=None, ax=None, title=None, max_boxe
     """
     from matplotlib.patches import Rectangle
 
-    a = np.asarray(anchor_boxes, dtype=np.float64).reshape(-1, 4)
+    a = as_array(anchor_boxes, "anchor_boxes", kind="float", dtype=np.float64)
+    if a.shape[-1:] != (4,):
+        raise ValueError(f"`anchor_boxes` must be (..., 4) boxes; got shape {a.shape}.")
+    a = a.reshape(-1, 4)
+    if labels is not None:
+        labels = as_array(labels, "labels", kind="integer").reshape(-1)
+        if len(labels) != len(a):
+            raise ValueError(f"`labels` must hold one label per anchor ({len(a)}); got {len(labels)}.")
+    max_boxes = check_int(max_boxes, "max_boxes", minimum=1)
+    img = _one_image(image)
     fig, ax = _axes(ax)
-    img = np.asarray(image)
-    ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
-    rng = np.random.default_rng(seed)
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
+    rng = np.random.default_rng(check_seed(seed, allow_none=False))
     groups = [(np.arange(len(a)), "C0")] if labels is None else [
         (np.flatnonzero(np.asarray(labels) == 1), "lime"),
         (np.flatnonzero(np.asarray(labels) == 0), "red")]
@@ -228,10 +244,8 @@ def plot_roi_grid(feature_map, roi, output_size=(2, 2), spatial_scale=1.0, sampl
 
     from ..detection import quantize_roi
 
-    f = np.asarray(feature_map, dtype=np.float64)
-    if f.ndim != 2:
-        raise ValueError(f"`feature_map` must be 2-D (H, W) here; got shape {f.shape}.")
-    oh, ow = (output_size, output_size) if np.isscalar(output_size) else output_size
+    f = as_array(feature_map, "feature_map", ndim=2, kind="float", hint="(H, W)")
+    oh, ow = check_size(output_size, "output_size", maximum=64)
     exact, q = quantize_roi(roi, spatial_scale)
     fig, ax = _axes(ax, (5, 5))
     H, W = f.shape

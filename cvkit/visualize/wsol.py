@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import as_array, as_images, as_maps, check_float, check_int
+
 __all__ = [
     "plot_boxacc_curves",
     "plot_precision_recall",
@@ -90,7 +92,7 @@ def plot_boxacc_curves(results, ax=None, labels=None, iou_threshold=None):
             ax.plot([best], [mx], "o", color=line.get_color())
         ax.set_title(f"{getattr(r, 'name', 'BoxAcc')} = {r.score:.1f}")
     else:
-        delta = 0.5 if iou_threshold is None else float(iou_threshold)
+        delta = 0.5 if iou_threshold is None else check_float(iou_threshold, "iou_threshold", 0.0, 1.0)
         if labels is not None and len(labels) != len(items):
             raise ValueError(f"`labels` must have one entry per result ({len(items)}); got "
                              f"{len(labels)}.")
@@ -207,12 +209,8 @@ def plot_activation_histogram(maps, masks=None, ax=None, bins=50, label=None):
         ax.bar(centres, h["outside"], width=width, alpha=0.55, label=f"{pre}background")
         ax.bar(centres, h["inside"], width=width, alpha=0.55, label=f"{pre}object")
     else:
-        m = np.asarray(maps, dtype=np.float64)
-        if m.ndim not in (2, 3):
-            raise ValueError(f"`maps` must be (N, H, W) or (H, W); got shape {m.shape}.")
-        if not np.all(np.isfinite(m)):
-            raise ValueError("`maps` contains NaN or infinite values.")
-        edges = np.linspace(0, 1, int(bins) + 1)
+        m = as_maps(maps, "maps")[0].astype(np.float64)
+        edges = np.linspace(0, 1, check_int(bins, "bins", 1, 10_000) + 1)
         if masks is None:
             ax.hist(m.ravel(), bins=edges, density=True, alpha=0.7, label=f"{pre}all pixels")
         else:
@@ -275,15 +273,18 @@ def draw_wsol_boxes(image, cam=None, gt_boxes=None, pred_boxes=None, threshold=N
     """
     import matplotlib.patches as patches
 
-    img = np.asarray(image)
-    if img.ndim not in (2, 3):
-        raise ValueError(f"`image` must be (H, W, 3) or (H, W); got shape {img.shape}.")
-    if img.dtype == np.uint8:
-        img = img / 255.0
+    raw = np.asarray(image)
+    img = as_images(raw[..., None] if raw.ndim == 2 else raw, "image", allow_single=True)[0]
+    if img.shape[0] != 1:
+        raise ValueError(f"`image` must be one (H, W, 3) or (H, W) image; got shape {raw.shape}.")
+    img = img[0, ..., 0] if img.shape[-1] == 1 else img[0]
+    alpha = check_float(alpha, "alpha", 0.0, 1.0)
+    if threshold is not None:
+        threshold = check_float(threshold, "threshold", 0.0, 1.0)
     fig, ax = _axes(ax, figsize=(3.2, 3.2))
-    ax.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None)
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
     if cam is not None:
-        c = np.asarray(cam, dtype=np.float64)
+        c = as_maps(cam, "cam")[0][0].astype(np.float64)
         if c.shape != img.shape[:2]:
             raise ValueError(f"`cam` must have the image's size {img.shape[:2]}; got {c.shape}.")
         if threshold is None:
@@ -294,12 +295,13 @@ def draw_wsol_boxes(image, cam=None, gt_boxes=None, pred_boxes=None, threshold=N
             u = (s * np.float32(255)).astype(np.uint8)
             fg = u > int(np.floor(float(threshold) * float(u.max())))
             ax.imshow(np.ma.masked_where(~fg, fg), cmap="autumn", alpha=alpha, vmin=0, vmax=1)
-    for boxes, color in ((gt_boxes, "lime"), (pred_boxes, "red")):
+    for boxes, color, name in ((gt_boxes, "lime", "gt_boxes"), (pred_boxes, "red", "pred_boxes")):
         if boxes is None:
             continue
-        b = np.atleast_2d(np.asarray(boxes, dtype=np.float64))
-        if b.size and b.shape[-1] != 4:
-            raise ValueError(f"boxes must be (k, 4) pixel boxes; got shape {b.shape}.")
+        b = np.atleast_2d(as_array(boxes, name, kind="float", dtype=np.float64))
+        if b.ndim != 2 or b.shape[-1] != 4:
+            raise ValueError(f"`{name}` must be (k, 4) pixel boxes (x0, y0, x1, y1); got shape "
+                             f"{b.shape}.")
         for x0, y0, x1, y1 in b:
             if x1 < x0 or y1 < y0:  # the empty box
                 continue

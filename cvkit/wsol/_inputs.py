@@ -40,14 +40,16 @@ def as_cams(cams, name="cams", nan="raise", allow_single=False):
         raise TypeError(f"`{name}` must be a numeric array; got dtype {arr.dtype}.")
     if 0 in arr.shape:
         raise ValueError(f"`{name}` is empty: shape {arr.shape}.")
-    arr = arr.astype(np.float32)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        rows = np.flatnonzero(bad.reshape(len(arr), -1).any(axis=1))
+    arr = arr.astype(np.float32, copy=False)       # no copy of float32 maps: memory is the input's
+    with np.errstate(invalid="ignore"):   # NaN and inf show in the extremes (no full-size mask)
+        ok = np.isfinite(arr.max(axis=(1, 2))) & np.isfinite(arr.min(axis=(1, 2)))
+    if not ok.all():
+        rows = np.flatnonzero(~ok)
         if nan == "raise":
             raise ValueError(f"`{name}` contains NaN or infinite values (maps {rows[:5].tolist()}"
                              f"{'...' if len(rows) > 5 else ''}). Pass nan='zero' to treat such a map "
                              "as all zeros, as the WSOL benchmark does.")
+        arr = arr.copy()                           # never write into the caller's array
         arr[rows] = 0.0
     return arr, single
 
@@ -138,6 +140,13 @@ def as_masks(masks, shape, name):
     return as_array(m, name, kind="bool")
 
 
+def _as_levels(values, name):
+    """Numbers as float64; booleans are refused (``True`` is not the level 1.0)."""
+    if isinstance(values, (bool, np.bool_)) or to_numpy(values).dtype == bool:
+        raise TypeError(f"`{name}` must be numbers in [0, 1]; got booleans {describe(values)}.")
+    return as_array(values, name, kind="float", finite=False, dtype=np.float64)
+
+
 def as_thresholds(thresholds, name="thresholds"):
     """Return the map thresholds as a strictly increasing float64 1-D array in [0, 1].
 
@@ -150,7 +159,7 @@ def as_thresholds(thresholds, name="thresholds"):
     ...
     ValueError: `thresholds` must be strictly increasing, like np.arange(0, 1, 0.001).
     """
-    t = as_array(thresholds, name, kind="float", finite=False, dtype=np.float64)
+    t = _as_levels(thresholds, name)
     if t.ndim == 0:
         t = t[None]
     if t.ndim != 1 or t.size == 0:
@@ -172,7 +181,7 @@ def as_iou_thresholds(iou_thresholds, name="iou_thresholds"):
     >>> as_iou_thresholds((0.3, 0.5, 0.7))
     array([0.3, 0.5, 0.7])
     """
-    d = as_array(iou_thresholds, name, kind="float", finite=False, dtype=np.float64).reshape(-1)
+    d = _as_levels(iou_thresholds, name).reshape(-1)
     if d.size == 0 or not np.all(np.isfinite(d)) or d.min() <= 0 or d.max() > 1:
         raise ValueError(f"`{name}` must be IoU levels in (0, 1], like (0.3, 0.5, 0.7); got "
                          f"{d.tolist()}.")

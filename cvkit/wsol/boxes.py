@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .._validate import as_maps, check_float, check_size, describe
+from .._validate import as_array, as_maps, check_bool, check_float, check_size, describe
 from ..explain import normalize_maps
 from ._inputs import as_cams
 
@@ -85,6 +85,7 @@ def recipe_boxes(maps, threshold=0.3, return_masks=False):
     """
     arr, single = as_maps(maps, "maps")
     threshold = check_float(threshold, "threshold", 0.0, 1.0)
+    return_masks = check_bool(return_masks, "return_masks")
     if threshold >= 1.0:
         raise ValueError(f"`threshold` must be < 1 (nothing is above the maximum); got {threshold}.")
     n, h, w = arr.shape
@@ -206,7 +207,7 @@ def quantize_maps(cams, nan="raise"):
     return u[0] if single else u
 
 
-def pixel_boxes(boxes, image_size):
+def pixel_boxes(boxes, image_size, name="boxes", tolerance=0.01):
     """Convert normalised ``xyxy`` boxes (pixel-edge convention) to pixel-inclusive integer boxes.
 
     A box covering pixel columns :math:`x_0 \\dots x_1` is stored by :mod:`cvkit.datasets` as
@@ -214,11 +215,20 @@ def pixel_boxes(boxes, image_size):
     :math:`(x_0, y_0, x_1, y_1) = (\\mathrm{round}(x_{min} W), \\mathrm{round}(y_{min} H),
     \\mathrm{round}(x_{max} W) - 1, \\mathrm{round}(y_{max} H) - 1)`, clipped to the image.
 
+    Coordinates must lie in [0, 1] (up to ``tolerance``) with :math:`x_{min} \\le x_{max}` and
+    :math:`y_{min} \\le y_{max}`: boxes in pixels would otherwise be clipped to one pixel at the
+    image's corner without a word, so they are refused.
+
     Parameters
     ----------
     boxes : array_like, (..., 4)
         Normalised ``(x_min, y_min, x_max, y_max)``.
     image_size : int or (height, width)
+    name : str
+        The boxes' name in error messages.
+    tolerance : float
+        How far outside [0, 1] a coordinate may lie (rounding, augmentation) before it is refused;
+        it is clipped to the image.
 
     Returns
     -------
@@ -229,11 +239,23 @@ def pixel_boxes(boxes, image_size):
     --------
     >>> pixel_boxes([[0.25, 0.5, 0.75, 1.0]], (64, 128)).tolist()
     [[32, 32, 95, 63]]
+    >>> pixel_boxes([[16, 32, 48, 64]], 64)      # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `boxes` must be normalised xyxy boxes in [0, 1]; got coordinates in [16, 64]. Boxes in pixels?...
     """
     h, w = check_size(image_size, "image_size")
-    b = np.asarray(boxes, dtype=np.float64)
-    if b.shape[-1:] != (4,) or not np.all(np.isfinite(b)):
-        raise ValueError(f"`boxes` must be finite (..., 4) normalised xyxy boxes; got {describe(b)}.")
+    tolerance = check_float(tolerance, "tolerance", 0.0, 1.0)
+    b = as_array(boxes, name, kind="float", dtype=np.float64)
+    if b.shape[-1:] != (4,):
+        raise ValueError(f"`{name}` must be (..., 4) normalised xyxy boxes; got {describe(b)}.")
+    if b.size and (b.min() < -tolerance or b.max() > 1 + tolerance):
+        raise ValueError(f"`{name}` must be normalised xyxy boxes in [0, 1]; got coordinates in "
+                         f"[{b.min():.4g}, {b.max():.4g}]. Boxes in pixels? Divide them by "
+                         "(W, H, W, H), or give pixel-inclusive boxes to the metrics directly.")
+    if np.any(b[..., 2] < b[..., 0]) or np.any(b[..., 3] < b[..., 1]):
+        raise ValueError(f"`{name}` must be (x_min, y_min, x_max, y_max) with x_min <= x_max and "
+                         "y_min <= y_max; got a box with a max below its min (xywh boxes?).")
     scale = np.array([w, h, w, h], dtype=np.float64)
     px = np.round(b * scale).astype(np.int64) - np.array([0, 0, 1, 1])
     hi = np.array([w - 1, h - 1, w - 1, h - 1])
@@ -344,6 +366,8 @@ def boxes_from_cam(cam, threshold, multi_contour=False, nan="raise", benchmark_b
         raise ValueError(f"`cam` must be a single (H, W) map; got shape {np.shape(cam)}. Use "
                          "max_box_acc for a batch.")
     threshold = check_float(threshold, "threshold", 0.0, 1.0)
+    multi_contour = check_bool(multi_contour, "multi_contour")
+    benchmark_boxes = check_bool(benchmark_boxes, "benchmark_boxes")
     u = _quantize(normalize_maps(arr))[0]
     h, w = u.shape
     thr = int(np.floor(threshold * float(u.max())))

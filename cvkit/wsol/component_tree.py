@@ -41,7 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import check_int
+from .._validate import check_bool, check_int
 from ..explain import normalize_maps
 from ._inputs import as_cams, as_gt_boxes
 from .boxes import _compat_boxes, _iou_matrix, _quantize
@@ -429,9 +429,8 @@ def box_iou_curves(cams, gt_boxes, nan="raise", benchmark_boxes=False, largest=T
     n, h, w = arr.shape
     gt, valid = as_gt_boxes(gt_boxes, n, (h, w))
     check_int(chunk_pixels, "chunk_pixels", minimum=1)
-    sm = normalize_maps(arr)
-    del arr
-    u = _quantize(sm)
+    benchmark_boxes = check_bool(benchmark_boxes, "benchmark_boxes")
+    largest, all_regions = check_bool(largest, "largest"), check_bool(all_regions, "all_regions")
     if benchmark_boxes:
         zero = np.zeros((n, 4), dtype=np.float64)
         empty = np.where(valid, _iou_matrix(zero, gt.astype(np.float64)), -1.0).max(axis=1)
@@ -440,16 +439,20 @@ def box_iou_curves(cams, gt_boxes, nan="raise", benchmark_boxes=False, largest=T
         empty = np.zeros(n)
     large = np.empty((n, 257)) if largest else None
     allr = np.empty((n, 257)) if all_regions else None
+    u_max = np.empty(n, np.int64)
     step = max(1, int(chunk_pixels) // ((h + 1) * (w + 1)))
-    for start in range(0, n, step):
+    for start in range(0, n, step):   # normalised and quantised a chunk at a time: bounded memory
         sl = slice(start, min(n, start + step))
-        lg, al = _chunk_curves(sm[sl], u[sl], gt[sl], valid[sl], empty[sl], benchmark_boxes,
+        sm = normalize_maps(arr[sl])
+        u = _quantize(sm)
+        u_max[sl] = u.reshape(len(u), -1).max(axis=1)
+        lg, al = _chunk_curves(sm, u, gt[sl], valid[sl], empty[sl], benchmark_boxes,
                                largest, all_regions)
         if largest:
             large[sl] = lg
         if all_regions:
             allr[sl] = al
-    return u.reshape(n, -1).max(axis=1), large, allr
+    return u_max, large, allr
 
 
 def _levels(u_max, thresholds):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validate import check_choice, check_float, check_int, check_size, to_numpy
+from .._validate import as_array, check_bool, check_choice, describe, check_float, check_int, check_size, to_numpy
 from ..explain import normalize_maps
 from ._inputs import as_cams, as_gt_boxes, as_iou_thresholds, as_masks, as_thresholds
 from .boxes import pixel_boxes
@@ -214,11 +214,20 @@ def report_table(reports, title=None):
     return "\n".join(lines)
 
 
-def _histogram(s, fg, bins):
+def _histogram(arr, fg, bins, chunk_pixels=1 << 20):
+    """Densities of the normalised map values on the object pixels and on the rest, accumulated
+    a chunk of maps at a time (the normalised maps are never all held at once)."""
+    n, h, w = arr.shape
     edges = np.linspace(0.0, 1.0, bins + 1)
-    inside, _ = np.histogram(s[fg], bins=edges, density=True) if fg.any() else (np.zeros(bins), None)
-    outside, _ = np.histogram(s[~fg], bins=edges, density=True) if (~fg).any() else (np.zeros(bins), None)
-    return {"bins": edges, "inside": inside, "outside": outside}
+    counts = np.zeros((2, bins), np.int64)
+    step = max(1, chunk_pixels // (h * w))
+    for a in range(0, n, step):
+        s, f = normalize_maps(arr[a:a + step]), fg[a:a + step]
+        counts[0] += np.histogram(s[f], bins=edges)[0]
+        counts[1] += np.histogram(s[~f], bins=edges)[0]
+    total = counts.sum(axis=1, keepdims=True)
+    dens = counts / np.maximum(total, 1) / np.diff(edges)      # np.histogram's density, pooled
+    return {"bins": edges, "inside": dens[0], "outside": dens[1]}
 
 
 def evaluate_maps(cams, gt_boxes, masks=None, scores=None, labels=None, method="maps",
@@ -272,7 +281,8 @@ def evaluate_maps(cams, gt_boxes, masks=None, scores=None, labels=None, method="
     n, h, w = arr.shape
     thresholds = as_thresholds(thresholds)
     deltas = as_iou_thresholds(iou_thresholds)
-    bins = check_int(bins, "bins", minimum=1)
+    bins = check_int(bins, "bins", minimum=1, maximum=10_000)
+    keep_maps = check_bool(keep_maps, "keep_maps")
     as_gt_boxes(gt_boxes, n, (h, w))  # validate before the long part
     if masks is not None:
         masks = as_masks(masks, arr.shape, "masks")
@@ -283,13 +293,15 @@ def evaluate_maps(cams, gt_boxes, masks=None, scores=None, labels=None, method="
     tk = None
     if scores is not None and labels is not None:
         sc = to_numpy(scores)
+        if not isinstance(top_k, (list, tuple, np.ndarray)):
+            top_k = [top_k]
+        top_k = [check_int(k, "top_k", minimum=1) for k in top_k]
         ks = [k for k in top_k if sc.ndim == 2 and k <= sc.shape[1]] or [1]
         tk = _top_k_from(sc, labels, mba, ks)
-    s = normalize_maps(arr)
     fg = masks if masks is not None else boxes_mask(gt_boxes, arr.shape)
-    hist = _histogram(s, fg, bins)
+    hist = _histogram(arr, fg, bins)
     return WSOLReport(method=str(method), max_box_acc=mba, max_box_acc_v2=v2, pxap=px, top_k=tk,
-                      histogram=hist, n_images=n, maps=s if keep_maps else None)
+                      histogram=hist, n_images=n, maps=normalize_maps(arr) if keep_maps else None)
 
 
 def _top_k_from(scores, labels, mba, ks):
@@ -299,7 +311,30 @@ def _top_k_from(scores, labels, mba, ks):
     return _top_k_result(sc.astype(np.float64), lab, good, ks, float(mba.best_thresholds[0]), 0.5)
 
 
-def _dataset_arrays(dataset):
+def _dataset_boxes(get, n, size, box_units):
+    """One (k_i, 4) array of pixel-inclusive boxes per image, from ``objects`` or ``boxes``."""
+    objects, boxes = get("objects"), get("boxes")
+    if objects is not None and len(objects) == n and all("boxes" in o for o in objects):
+        items, name = [o["boxes"] for o in objects], "dataset.objects[i]['boxes']"
+    elif boxes is not None:
+        items, name = list(boxes), "dataset.boxes"
+        if len(items) != n:
+            raise ValueError(f"`{name}` has {len(items)} entries for {n} images; give one box (or "
+                             "one (k, 4) array of boxes) per image.")
+    else:
+        raise TypeError("`dataset` has no `boxes`: the box metrics need normalised xyxy boxes.")
+    parsed = [as_array(b, name, kind="float", dtype=np.float64).reshape(-1, 4) for b in items]
+    if box_units == "pixels":
+        return parsed
+    top = max((float(b.max()) for b in parsed if b.size), default=0.0)
+    if top > 1.01:
+        raise ValueError(f"`{name}` must be normalised xyxy boxes in [0, 1]; got coordinates up to "
+                         f"{top:g}: boxes in pixels? Pass box_units='pixels' for pixel-inclusive "
+                         "(x0, y0, x1, y1) boxes, or divide them by (W, H, W, H).")
+    return [pixel_boxes(b, size, name=name) for b in parsed]
+
+
+def _dataset_arrays(dataset, box_units="normalized"):
     """images, labels, pixel boxes (list), masks or None from a dataset object or a dict."""
     get = (lambda k: dataset.get(k)) if isinstance(dataset, dict) else (lambda k: getattr(dataset, k, None))
     images, labels = get("images"), get("labels")
@@ -307,27 +342,24 @@ def _dataset_arrays(dataset):
         raise TypeError("`dataset` must have `images` (N, H, W, 3), `labels` (N,) and `boxes` "
                         "(normalised xyxy) attributes or keys, like cvkit.datasets.shapes(); got "
                         f"{type(dataset).__name__}.")
-    images = np.asarray(images)
-    labels = np.asarray(labels).astype(np.int64)
-    if images.ndim != 4 or len(labels) != len(images):
-        raise ValueError(f"`dataset.images` must be (N, H, W, C) with one label each; got images "
-                         f"{images.shape} and {len(labels)} labels.")
-    h, w = images.shape[1:3]
-    objects = get("objects")
-    boxes = get("boxes")
-    if objects is not None and len(objects) == len(images) and all("boxes" in o for o in objects):
-        gt = [pixel_boxes(np.asarray(o["boxes"]).reshape(-1, 4), (h, w)) for o in objects]
-    elif boxes is not None:
-        b = np.asarray(boxes)
-        gt = [pixel_boxes(x.reshape(-1, 4), (h, w)) for x in b]
-    else:
-        raise TypeError("`dataset` has no `boxes`: the box metrics need normalised xyxy boxes.")
+    images = as_array(images, "dataset.images", ndim=4, hint="(N, H, W, C)", empty_ok=False)
+    # float labels such as 1.7 are refused, not truncated; 2.0 is read as 2
+    labels = as_array(labels, "dataset.labels", ndim=1, kind="integer", hint="(N,)")
+    if len(labels) != len(images):
+        raise ValueError(f"`dataset.labels` must hold one label per image ({len(images)}); got "
+                         f"{len(labels)}.")
+    if labels.dtype == bool or (labels.size and labels.min() < 0):
+        raise ValueError("`dataset.labels` must be class indices >= 0; got "
+                         f"{labels[:5].tolist()}...")
+    gt = _dataset_boxes(get, len(images), images.shape[1:3], box_units)
     masks = get("masks")
     if masks is not None:
-        masks = np.asarray(masks).astype(bool)
+        masks = as_array(masks, "dataset.masks", ndim=3, kind="bool", hint="(N, H, W)")
         if masks.shape != images.shape[:3]:
-            masks = None
-    return images, labels, gt, masks
+            raise ValueError(f"`dataset.masks` must have the images' shape {images.shape[:3]} (one "
+                             f"(H, W) mask per image); got {masks.shape}. Resize the masks with "
+                             "nearest-neighbour interpolation (PxAP is computed on the image grid).")
+    return images, labels.astype(np.int64), gt, masks
 
 
 def _resolve_method(method):
@@ -343,7 +375,8 @@ def _resolve_method(method):
 
 def evaluate(model, dataset, method="grad_cam", batch_size=32, thresholds=DEFAULT_THRESHOLDS,
              iou_thresholds=(0.3, 0.5, 0.7), top_k=(1, 5), layer=None, method_kwargs=None,
-             progress=True, nan="raise", benchmark_boxes=False, keep_maps=True):
+             progress=True, nan="raise", benchmark_boxes=False, keep_maps=True,
+             box_units="normalized"):
     """Run an explanation method over a labelled dataset and score it as a WSOL localizer.
 
     For every image the map of the *true* class is computed (GT-known, as the benchmark does: the
@@ -371,6 +404,10 @@ def evaluate(model, dataset, method="grad_cam", batch_size=32, thresholds=DEFAUL
         Extra arguments for the method (``n_masks`` and ``seed`` for RISE, ...).
     progress : bool
         Show a progress bar (tqdm).
+    box_units : {'normalized', 'pixels'}
+        How the dataset's boxes are given: normalised xyxy in [0, 1] (the default, as
+        :mod:`cvkit.datasets` stores them; boxes with a coordinate above 1 are refused rather than
+        clipped to one pixel), or pixel-inclusive integer ``(x0, y0, x1, y1)`` on the image grid.
 
     Returns
     -------
@@ -389,11 +426,13 @@ def evaluate(model, dataset, method="grad_cam", batch_size=32, thresholds=DEFAUL
     With a classifier: ``evaluate(model, shapes(200, image_size=64, seed=1), 'grad_cam')``.
     """
     name, fn = _resolve_method(method)
-    images, labels, gt, masks = _dataset_arrays(dataset)
+    check_choice(box_units, "box_units", ("normalized", "pixels"))
     batch_size = check_int(batch_size, "batch_size", minimum=1)
+    progress = check_bool(progress, "progress")
+    if method_kwargs is not None and not isinstance(method_kwargs, dict):
+        raise TypeError(f"`method_kwargs` must be a dict or None; got {describe(method_kwargs)}.")
     kwargs = dict(method_kwargs or {})
-    if not isinstance(kwargs, dict):
-        raise TypeError("`method_kwargs` must be a dict.")
+    images, labels, gt, masks = _dataset_arrays(dataset, box_units)
     n, h, w = images.shape[:3]
     if fn is None:
         cams = center_gaussian(n, (h, w), **kwargs)
