@@ -26,6 +26,7 @@ SECTIONS = [
     ("wsol", "Weakly-supervised localization evaluation"),
     ("fcam", "F-CAM: full-resolution class activation maps"),
     ("segmentation", "Classic segmentation and Mask R-CNN building blocks"),
+    ("maskrcnn", "Mask R-CNN end to end"),
     ("inside", "Looking inside CNNs"),
 ]
 
@@ -131,8 +132,9 @@ def run_tour(out="cvkit-tour", quick=False, only=None, seed=0):
 
     Examples
     --------
-    >>> [name for name, _ in SECTIONS]
-    ['datasets', 'localization', 'cam', 'augmented', 'wsol', 'fcam', 'segmentation', 'inside']
+    >>> [name for name, _ in SECTIONS]   # doctest: +NORMALIZE_WHITESPACE
+    ['datasets', 'localization', 'cam', 'augmented', 'wsol', 'fcam', 'segmentation', 'maskrcnn',
+     'inside']
 
     Section names and the output folder are checked before anything is written:
 

@@ -79,6 +79,12 @@ TARGETS = {
         "live_pxap_after": (">", "live_pxap_before"),
         "live_seed_ce_after": ("<", "live_seed_ce_before"),
     },
+    "10_mask_rcnn": {
+        # the zoo's Mask R-CNN on 200 held-out multi-object images (issue 18's targets), cvkit's
+        # COCO AP equal to pycocotools', and the losses of the trained model below an untrained one
+        "box_ap50": (">=", 0.85), "mask_ap50": (">=", 0.80), "mask_ap": (">=", 0.6),
+        "coco_max_diff": ("<=", 1e-6), "loss_trained": ("<", "loss_untrained"),
+    },
 }
 
 #: how far a fresh run's headline may be from the saved notebook's (issue: a student's run shows

@@ -145,6 +145,14 @@ ZOO = {
         description="the same F-CAM decoder trained from Grad-CAM seeds, 128 px",
         train=dict(epochs=4, batch_size=32, lr=0.01, method="grad_cam", n_neg=0.7,
                    crf_weight=100.0)),
+    "shapes_maskrcnn": ZooEntry(
+        builder="cvkit.detection.maskrcnn.zoo:maskrcnn_builder",
+        trainer="cvkit.detection.maskrcnn.zoo:fit_maskrcnn",
+        evaluator="cvkit.detection.maskrcnn.zoo:score_maskrcnn", n_train=2000,
+        description="Mask R-CNN (ResNet at stride 8, RPN with 5 anchors per cell, ROI Align, box "
+                    "head, mask head 14->28) on 1-4 shapes per image "
+                    "(cvkit.datasets.instances), 128 px",
+        train=dict(epochs=7, batch_size=8, lr=1e-3, warmup_epochs=0.25)),
 }
 
 
