@@ -9,6 +9,9 @@ changes the number of channels or the resolution.
 
 * :func:`residual_block`: the basic block, :math:`F` = 3x3 conv - BN - ReLU - 3x3 conv - BN
   (ResNet-18/34).
+* :class:`InferenceOnly`: a layer that runs a wrapped (frozen) model in inference mode whatever
+  the caller's ``training`` flag, for decoders trained on a fixed classifier (F-CAM, Perception
+  Visualization).
 * :func:`bottleneck_block`: :math:`F` = 1x1 conv (reduce) - BN - ReLU - 3x3 conv - BN - ReLU -
   1x1 conv (expand to ``expansion * filters``) - BN (ResNet-50 and deeper): the 1x1 layers cut the
   cost of the 3x3 convolution by working on fewer channels.
@@ -18,11 +21,12 @@ Shown in ``notebooks/01_localization.ipynb``.
 """
 from __future__ import annotations
 
+import keras
 from keras import layers
 
 from .._validate import check_float, check_int
 
-__all__ = ["residual_block", "bottleneck_block"]
+__all__ = ["residual_block", "bottleneck_block", "InferenceOnly"]
 
 
 def _common(x, filters, stride, name):
@@ -173,3 +177,36 @@ def bottleneck_block(x, filters, stride=1, expansion=4, projection=None, use_bia
     y = layers.BatchNormalization(epsilon=eps, name=_n(name, "3_bn"))(y)
     y = layers.Add(name=_n(name, "add"))([shortcut, y])
     return layers.Activation("relu", name=_n(name, "out"))(y)
+
+
+@keras.saving.register_keras_serializable(package="cvkit")
+class InferenceOnly(keras.layers.Layer):
+    """Runs the wrapped model in inference mode whatever the caller's ``training`` flag: the frozen
+    classifier's batch norms keep their statistics while the decoder trains.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> inner = keras.Sequential([keras.Input((2,)), keras.layers.Dropout(0.99)])
+    >>> float(InferenceOnly(inner)(np.ones((1, 2), np.float32), training=True).numpy().sum())
+    2.0
+    """
+
+    def __init__(self, inner, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def call(self, x, training=None):
+        return self.inner(x, training=False)
+
+    def compute_output_spec(self, x, training=None):
+        return self.inner.compute_output_spec(x)
+
+    def get_config(self):
+        return {**super().get_config(), "inner": keras.saving.serialize_keras_object(self.inner)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["inner"] = keras.saving.deserialize_keras_object(config["inner"])
+        return cls(**config)

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ...models.blocks import InferenceOnly
 from ..._validate import as_images, check_choice, check_float, check_int, restore_rank
 
 __all__ = ["FrozenEncoder", "PerceptionModel", "perception_decoder", "build_perception",
@@ -35,7 +36,7 @@ _EPS = 1e-6
 
 
 @keras.saving.register_keras_serializable(package="cvkit")
-class FrozenEncoder(keras.layers.Layer):
+class FrozenEncoder(InferenceOnly):
     """The classifier tapped at the decoder's layer, always run in inference mode (its batch norms
     keep their statistics) and never trained: ``x -> [A, class scores]``.
 
@@ -48,26 +49,12 @@ class FrozenEncoder(keras.layers.Layer):
     """
 
     def __init__(self, inner, layer_name=None, **kwargs):
-        super().__init__(**kwargs)
-        self.inner = inner
+        super().__init__(inner, **kwargs)
         self.layer_name = layer_name
         self.trainable = False
 
-    def call(self, x, training=None):
-        return self.inner(x, training=False)
-
-    def compute_output_spec(self, x, training=None):
-        return self.inner.compute_output_spec(x)
-
     def get_config(self):
-        return {**super().get_config(), "layer_name": self.layer_name,
-                "inner": keras.saving.serialize_keras_object(self.inner)}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["inner"] = keras.saving.deserialize_keras_object(config["inner"])
-        return cls(**config)
+        return {**super().get_config(), "layer_name": self.layer_name}
 
 
 def _steps(h, size):

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ...models.blocks import InferenceOnly
 from ..._validate import as_images, check_bool, check_choice, check_float, check_int, restore_rank
 from .losses import crf_loss, partial_cross_entropy, size_loss
 from .seeds import check_seed_options, sample_seeds
@@ -66,38 +67,6 @@ def seed_maps(acts, kernel, labels, size, method="cam"):
         grads = tf.ones_like(acts) * (w / z)[:, None, None, :]
         raw = MAP_FUNCTIONS[method](acts, grads, labels)
     return normalize_maps_tf(upsample_maps_tf(raw, size, "bilinear"))
-
-
-@keras.saving.register_keras_serializable(package="cvkit")
-class InferenceOnly(keras.layers.Layer):
-    """Runs the wrapped model in inference mode whatever the caller's ``training`` flag: the frozen
-    classifier's batch norms keep their statistics while the decoder trains.
-
-    Examples
-    --------
-    >>> inner = keras.Sequential([keras.Input((2,)), keras.layers.Dropout(0.99)])
-    >>> float(InferenceOnly(inner)(np.ones((1, 2), np.float32), training=True).numpy().sum())
-    2.0
-    """
-
-    def __init__(self, inner, **kwargs):
-        super().__init__(**kwargs)
-        self.inner = inner
-
-    def call(self, x, training=None):
-        return self.inner(x, training=False)
-
-    def compute_output_spec(self, x, training=None):
-        return self.inner.compute_output_spec(x)
-
-    def get_config(self):
-        return {**super().get_config(), "inner": keras.saving.serialize_keras_object(self.inner)}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["inner"] = keras.saving.deserialize_keras_object(config["inner"])
-        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="cvkit")
