@@ -18,3 +18,14 @@ def small_shapes():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# Property-based tests (Hypothesis) draw the same examples on every run: a CI run that passes here
+# passes on a fresh clone (edit the profile to explore new examples locally).
+try:
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("cvkit", derandomize=True, database=None)
+    _hypothesis_settings.load_profile("cvkit")
+except ImportError:   # Hypothesis is a test dependency (requirements.txt)
+    pass

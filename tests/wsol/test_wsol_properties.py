@@ -7,7 +7,7 @@ small integer ``b`` is exact in float32 and the normalised maps are bit-identica
 must then agree to the last digit, not just approximately.
 """
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -69,7 +69,15 @@ def test_ground_truth_as_the_map_scores_100(data):
     n, h, w = cams.shape
     assert wsol.pxap(masks.astype(np.float32), masks, thresholds=THRESHOLDS).score == 100.0
     box_maps = wsol.boxes_mask(boxes, (n, h, w)).astype(np.float32)
-    full = box_maps.reshape(n, -1).all(axis=1)
-    box_maps[full] = 0.0                       # a box over the whole map: a flat map, box = image
+    # a box over the whole map gives a flat map, which finds no box (as in the benchmark, whose
+    # strict threshold leaves no contour): excluded here, tested in test_a_flat_map_finds_no_box
+    assume(not box_maps.reshape(n, -1).all(axis=1).any())
     for metric in (wsol.max_box_acc, wsol.max_box_acc_v2):
         assert metric(box_maps, boxes, thresholds=THRESHOLDS).score == 100.0
+
+
+def test_a_flat_map_finds_no_box():
+    flat = np.zeros((1, 7, 7), np.float32)
+    for metric in (wsol.max_box_acc, wsol.max_box_acc_v2):
+        assert metric(flat, [[[0, 0, 6, 6]]], thresholds=THRESHOLDS).score == 0.0
+        assert metric(flat + 3.0, [[[0, 0, 6, 6]]], thresholds=THRESHOLDS).score == 0.0
