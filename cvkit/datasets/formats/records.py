@@ -272,14 +272,29 @@ class LocalizationRecords:
         return exc
 
 
+def _decode_named(raw, path):
+    """Decode one image eagerly (inside ``tf.py_function``); a file that does not decode raises
+    with its name, which TensorFlow's own message leaves out."""
+    import tensorflow as tf
+
+    try:
+        return tf.io.decode_image(raw, channels=3, expand_animations=False)
+    except tf.errors.InvalidArgumentError as err:
+        reason = err.message.strip().splitlines()[0]
+        raise ValueError(f"{path.numpy().decode()}: cannot decode the image ({reason}); the file "
+                         "is corrupt or not an image.") from None
+
+
 def _element_reader(size, fg_values):
     """The ``tf.data`` map function of :meth:`LocalizationRecords.to_dataset`: read, decode and
-    resize one image (and its trimap when ``fg_values`` lists the trimap values of the mask)."""
+    resize one image (and its trimap when ``fg_values`` lists the trimap values of the mask).
+    A file that does not decode stops the iteration with an error that names it."""
     import tensorflow as tf
 
     def read(item):
         raw = tf.io.read_file(item["path"])
-        img = tf.io.decode_image(raw, channels=3, expand_animations=False)
+        img = tf.py_function(_decode_named, [raw, item["path"]], tf.uint8)
+        img.set_shape([None, None, 3])
         img = tf.image.convert_image_dtype(img, tf.float32)
         img = tf.image.resize(img, size, method="bilinear", antialias=True)
         out = {"image": tf.clip_by_value(img, 0.0, 1.0), "label": item["label"],

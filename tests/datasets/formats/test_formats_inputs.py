@@ -42,6 +42,22 @@ def test_a_corrupt_image_is_named(tmp_path):
     assert good.load_images(16).shape == (3, 16, 16, 3)
 
 
+def test_a_corrupt_image_met_while_iterating_the_dataset_is_named(tmp_path):
+    import tensorflow as tf
+
+    csv_dir = _copy(tmp_path, "csv")
+    recs = load_csv(csv_dir / "boxes.csv")
+    bad = recs.paths[2]
+    data = open(bad, "rb").read()
+    open(bad, "wb").write(data[:64] + bytes(len(data) - 64))
+    with pytest.raises(tf.errors.OpError) as info:
+        for _ in recs.to_dataset(16, batch_size=2):
+            pass
+    assert bad in str(info.value) and "cannot decode the image" in str(info.value)
+    images = [b["image"].numpy() for b in recs.subset([0, 1, 3]).to_dataset(16)]
+    np.testing.assert_allclose(np.stack(images), recs.subset([0, 1, 3]).load_images(16), atol=1e-6)
+
+
 @pytest.mark.parametrize("size,exc", [("64", TypeError), (64.0, TypeError), ((32, 24.5), TypeError),
                                       ((32, 24, 3), ValueError), (0, ValueError)])
 def test_image_size_is_refused_not_guessed(size, exc):
