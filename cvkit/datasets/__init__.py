@@ -11,7 +11,7 @@ Nothing here downloads: real datasets are read from folders the user prepared (s
 """
 from .formats import (DatasetFormatError, LocalizationRecords, load_csv, load_cub200,
                       load_oxford_pet)
-from .instances import InstanceSet, instance_pipeline, instances
+from .instances import InstanceSet, instance_pipeline, instances, instances_from_records
 from .pipeline import (classification_pipeline, localization_pipeline, make_pipeline,
                        segmentation_pipeline)
 from .synthetic import CLASS_NAMES, PRESETS, ShapesDataset, mask_to_box, shapes
@@ -19,4 +19,4 @@ from .synthetic import CLASS_NAMES, PRESETS, ShapesDataset, mask_to_box, shapes
 __all__ = ["CLASS_NAMES", "PRESETS", "ShapesDataset", "mask_to_box", "shapes", "make_pipeline",
            "classification_pipeline", "localization_pipeline", "segmentation_pipeline",
            "DatasetFormatError", "LocalizationRecords", "load_csv", "load_cub200", "load_oxford_pet",
-           "InstanceSet", "instances", "instance_pipeline"]
+           "InstanceSet", "instances", "instances_from_records", "instance_pipeline"]

@@ -7,6 +7,9 @@ have label ``-1``, a zero box and an empty mask. Boxes are normalised ``xyxy`` w
 everywhere in cvkit. :func:`instance_pipeline` serves them as a ``tf.data`` pipeline with an
 optional horizontal flip that moves boxes and masks with the pixels.
 
+:func:`instances_from_records` turns a real dataset whose loader gives masks (Oxford-IIIT Pet's
+trimaps) into the same arrays, one object per image.
+
 Notebook: ``notebooks/10_mask_rcnn.ipynb``.
 """
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 from .._validate import check_bool, check_int, check_seed, describe
 from .synthetic import shapes
 
-__all__ = ["InstanceSet", "instances", "instance_pipeline"]
+__all__ = ["InstanceSet", "instances", "instances_from_records", "instance_pipeline"]
 
 #: drawing settings of :func:`instances`: objects of 15-45 % of the side (up to four must fit
 #: without overlapping), few distractors, clearly visible colours
@@ -150,6 +153,61 @@ def instances(n, image_size=128, seed=0, n_objects=(1, 4), classes=("circle", "s
         k = len(obj["labels"])
         boxes[i, :k], labels[i, :k], masks[i, :k] = obj["boxes"], obj["labels"], obj["masks"]
     return InstanceSet(ds.images, boxes, labels, masks, tuple(ds.class_names))
+
+
+def _tight_boxes(masks):
+    """Normalised xyxy boxes (N, 4) of bool masks (N, H, W), pixel edges; zeros for empty ones."""
+    n, h, w = masks.shape
+    rows, cols = masks.any(axis=2), masks.any(axis=1)
+    y0, x0 = rows.argmax(axis=1), cols.argmax(axis=1)
+    y1, x1 = h - rows[:, ::-1].argmax(axis=1), w - cols[:, ::-1].argmax(axis=1)
+    boxes = np.stack([x0 / w, y0 / h, x1 / w, y1 / h], axis=1).astype(np.float32)
+    boxes[~rows.any(axis=1)] = 0.0
+    return boxes
+
+
+def instances_from_records(records, image_size=128, border="foreground"):
+    """An :class:`InstanceSet` from dataset records with masks, one object per image.
+
+    Each image's object is its mask (:meth:`~cvkit.datasets.LocalizationRecords.load_masks`) with
+    the mask's tight box: Oxford-IIIT Pet's own boxes mark the pet's head while its trimap covers
+    the whole animal, and Mask R-CNN's mask targets are cut from the box.
+
+    Parameters
+    ----------
+    records : LocalizationRecords
+        Records with masks (``load_oxford_pet``).
+    image_size : int or (H, W)
+    border : {'foreground', 'background'}
+        Where the trimap's uncertain border goes.
+
+    Returns
+    -------
+    InstanceSet
+        ``M = 1``; an image whose mask is empty raises (it would be an object without pixels).
+
+    Examples
+    --------
+    >>> from cvkit.datasets import load_oxford_pet
+    >>> pets = instances_from_records(load_oxford_pet("datasets/fixtures/oxford_pet"), 32)
+    >>> pets
+    InstanceSet(n=5, image_size=(32, 32), max_objects=1, objects=[1, 1, 1, 1, 1])
+    >>> pets.class_names[:2], pets.masks.shape
+    (('Circle', 'Square'), (5, 1, 32, 32))
+    """
+    from .formats import LocalizationRecords
+
+    if not isinstance(records, LocalizationRecords):
+        raise TypeError(f"`records` must be LocalizationRecords (from a cvkit loader); got "
+                        f"{describe(records)}.")
+    masks = records.load_masks(image_size, border=border)
+    empty = np.flatnonzero(~masks.reshape(len(masks), -1).any(axis=1))
+    if empty.size:
+        raise ValueError(f"`records`: the masks of {[records.paths[i] for i in empty[:5]]} are "
+                         "empty at this size; an instance needs at least one pixel.")
+    return InstanceSet(images=records.load_images(image_size), boxes=_tight_boxes(masks)[:, None],
+                       labels=np.asarray(records.labels, np.int32)[:, None],
+                       masks=masks[:, None], class_names=tuple(records.class_names))
 
 
 def _flip(image, boxes, labels, masks, do):

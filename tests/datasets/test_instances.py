@@ -85,3 +85,29 @@ def test_bad_input(data):
         instance_pipeline(data, batch_size=0)
     with pytest.raises(ValueError, match="`i`"):
         data.objects(12)
+
+
+def test_instances_from_records_one_object_per_image_with_the_masks_tight_box():
+    import os
+
+    from cvkit.datasets import instance_pipeline, instances_from_records, load_cub200, load_oxford_pet
+    from cvkit.datasets.synthetic import mask_to_box
+
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "datasets", "fixtures")
+    pets = load_oxford_pet(os.path.join(root, "oxford_pet"))
+    inst = instances_from_records(pets, 48, border="background")
+    masks = pets.load_masks(48, border="background")
+    np.testing.assert_array_equal(inst.masks[:, 0], masks)
+    np.testing.assert_allclose(inst.images, pets.load_images(48))
+    np.testing.assert_array_equal(inst.labels[:, 0], pets.labels)
+    np.testing.assert_allclose(inst.boxes[:, 0], np.stack([mask_to_box(m) for m in masks]),
+                               atol=1e-7)
+    assert inst.class_names == tuple(pets.class_names) and inst.counts.tolist() == [1] * len(pets)
+    batch = next(iter(instance_pipeline(inst, batch_size=2, shuffle=False)))
+    assert len(batch) > 0
+    with pytest.raises(ValueError, match="`masks`"):
+        instances_from_records(load_cub200(os.path.join(root, "cub200")), 32)   # no masks
+    with pytest.raises(TypeError, match="`records`"):
+        instances_from_records(masks, 32)
+    with pytest.raises(TypeError, match="`image_size`"):
+        instances_from_records(pets, "48")
