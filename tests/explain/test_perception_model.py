@@ -95,8 +95,29 @@ def test_losses_against_hand_computation():
     assert float(parts["consistency"]) == pytest.approx(same)
 
 
+def test_class_term_is_the_cross_entropy_of_the_two_predictions():
+    clf = _classifier()
+    model = build_perception(clf)
+    model.compile(pixel_weight=1.0, feature_weight=0.0, class_weight=3.0)
+    x = images(3, SIZE)
+    total, parts = model.perception_losses(tf.constant(x))
+    x_hat = model.predict(x, verbose=0)[0]
+    p, p_hat = clf.predict(x, verbose=0), clf.predict(x_hat, verbose=0)      # softmax outputs
+    ce = np.mean(np.sum(-p * np.log(p_hat + 1e-6), axis=1))
+    np.testing.assert_allclose(float(parts["class"]), ce, rtol=1e-4)
+    np.testing.assert_allclose(float(total), np.mean(np.abs(x_hat - x)) + 3.0 * ce, rtol=1e-4)
+    # scores that are logits (a classifier without a softmax) get the softmax; probabilities stay
+    from cvkit.explain.perception.model import _probabilities
+    z = tf.constant([[2.0, -1.0, 0.5]])
+    np.testing.assert_allclose(_probabilities(z).numpy(), tf.nn.softmax(z).numpy(), rtol=1e-6)
+    q = tf.constant([[0.2, 0.3, 0.5]])
+    np.testing.assert_allclose(_probabilities(q).numpy(), q.numpy())
+
+
 def test_compile_bad_input():
     model = build_perception(_classifier())
+    with pytest.raises(ValueError, match="`class_weight`"):
+        model.compile(class_weight=-0.5)
     with pytest.raises(ValueError, match="`pixel_loss`"):
         model.compile(pixel_loss="l3")
     with pytest.raises(ValueError, match="both 0"):
@@ -121,7 +142,7 @@ def test_fit_leaves_classifier_untouched_and_learns():
                    zip(dec_before, model.get_layer("decoder").get_weights()))
     pixel = hist.history["pixel"]
     assert pixel[-1] < 0.5 * pixel[0]                  # it learns to reconstruct
-    assert sorted(hist.history) == ["consistency", "feature", "loss", "pixel"]
+    assert sorted(hist.history) == ["class", "consistency", "feature", "loss", "pixel"]
 
 
 def test_fit_needs_compile():

@@ -18,11 +18,10 @@ def test_zoo_decoder_keeps_the_classifier_and_the_class():
         np.testing.assert_array_equal(a, b)             # the frozen classifier, bit for bit
     card = zoo_card(ZOO_NAME)
     assert card["held_out"]["n"] == 500
-    # issue 19 asks for 0.9; the shipped decoder reaches 0.72 (reported, not yet met)
-    assert card["held_out"]["class_consistency"] >= 0.7
+    assert card["held_out"]["class_consistency"] >= 0.9          # issue 19's target
     test = zoo_data(ZOO_NAME, 100)                      # the first 100 of the card's images
     scores = reconstruction_scores(model, test.images, test.labels)
-    assert scores["class_consistency"] >= 0.6
+    assert scores["class_consistency"] >= 0.85
     assert scores["psnr"] == pytest.approx(card["held_out"]["psnr"], abs=1.0)
 
 
@@ -38,7 +37,9 @@ def test_layer_decoders_are_ordered_by_depth():
         model = layer_decoder(layer)
         assert model.layer_name == layer
         got[stride] = class_consistency(*reconstruct(model, x)[1:])
-    assert got[8] > got[32]         # the shallow map keeps the class better (PSNR does not order)
+    # without a class term the shallower map keeps the class better (PSNR does not order them);
+    # the stride-32 zoo decoder, trained with one, keeps it as well as the stride-8 decoder
+    assert got[8] > got[16] and got[32] >= 0.85
 
 
 def test_builder_and_layer_decoder_bad_input(tmp_path):

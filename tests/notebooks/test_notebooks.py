@@ -89,11 +89,11 @@ TARGETS = {
         "live_loss_after": ("<", "live_loss_before"), "live_rpn_cls_after": ("<", 0.3),
     },
     "11_perception_visualization": {
-        # the zoo's stride-32 decoder on the 500 held-out images of its card (issue 19 asks 0.9:
-        # not met yet, see the card), the shallower decoders keep the class better; the notebook
-        # shows at least two of the classifier's real mistakes next to their PV
-        "consistency_s32": (">=", 0.7), "consistency_s8": (">=", 0.9),
-        "consistency_s16": (">", "consistency_s32"), "mistakes_shown": (">=", 2.0),
+        # the zoo's stride-32 decoder (with its class term) on the 500 held-out images of its card
+        # keeps the class of 90 % (issue 19), as the stride-8 decoder does without one; the
+        # notebook shows at least two of the classifier's real mistakes next to their PV
+        "consistency_s32": (">=", 0.9), "consistency_s8": (">=", 0.9),
+        "mistakes_shown": (">=", 2.0),
     },
 }
 

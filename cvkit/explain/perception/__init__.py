@@ -24,7 +24,11 @@ choices are cvkit's own:
   :math:`w_{pix} = w_{feat} = 1`
   by default: the pixel term anchors colours and positions, the feature term (normalised by the
   energy of the features, so its weight does not depend on the layer's scale) makes the classifier
-  perceive the reconstruction like the original; it is what keeps the class of the reconstruction.
+  perceive the reconstruction like the original; plus an optional class term
+  :math:`w_{cls}\,(-\sum_c p_c(x) \log p_c(\hat x))`, the cross-entropy of the frozen
+  classifier's probabilities on the reconstruction against those on the original (0 by default;
+  1 for the zoo's stride-32 decoder, whose class consistency it raised from 0.72 to 0.92 on the
+  card's 500 images, for 1.4 dB less PSNR).
 - **PV image** (:func:`pv_blend`): :math:`M^c \odot \hat x + (1 - M^c) \odot 0.3\,x`, the
   reconstruction where the map of the explained class is high and the original dimmed elsewhere;
   the map is Grad-CAM at the decoder's layer by default, any method of :mod:`cvkit.explain` by

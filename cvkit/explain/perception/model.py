@@ -141,26 +141,31 @@ class PerceptionModel(keras.Model):
     >>> model = build_perception(small_cnn(3, (16, 16, 3), widths=(4, 4, 4, 4)))
     >>> model.compile(feature_weight=0.5)
     >>> model.pv_config
-    {'pixel_loss': 'l1', 'pixel_weight': 1.0, 'feature_weight': 0.5}
+    {'pixel_loss': 'l1', 'pixel_weight': 1.0, 'feature_weight': 0.5, 'class_weight': 0.0}
     """
 
     def compile(self, optimizer=None, pixel_loss="l1", pixel_weight=1.0, feature_weight=1.0,
-                **kwargs):
+                class_weight=0.0, **kwargs):
         r"""Set the optimizer (default Adam, learning rate 2e-3) and the loss weights.
 
         ``pixel_weight`` :math:`w_{pix}` and ``feature_weight`` :math:`w_{feat}` weigh the pixel
-        and the normalised feature-matching terms; either may be 0 (not both)."""
+        and the normalised feature-matching terms; either may be 0 (not both).
+        ``class_weight`` :math:`w_{cls}` weighs a class term, the cross-entropy
+        :math:`-\sum_c p_c(x) \log p_c(\hat x)` of the frozen classifier's probabilities on the
+        reconstruction against those on the original (cvkit's choice, off by default: the
+        reconstruction must be *classified* like the original)."""
         if optimizer is None:
             optimizer = keras.optimizers.Adam(2e-3)
         super().compile(optimizer=optimizer, **kwargs)
         cfg = {"pixel_loss": check_choice(pixel_loss, "pixel_loss", PIXEL_LOSSES),
                "pixel_weight": check_float(pixel_weight, "pixel_weight", 0.0),
-               "feature_weight": check_float(feature_weight, "feature_weight", 0.0)}
+               "feature_weight": check_float(feature_weight, "feature_weight", 0.0),
+               "class_weight": check_float(class_weight, "class_weight", 0.0)}
         if cfg["pixel_weight"] == 0 and cfg["feature_weight"] == 0:
             raise ValueError("`pixel_weight` and `feature_weight` are both 0: nothing to train.")
         self.pv_config = cfg
         self.trackers = {n: keras.metrics.Mean(name=n)
-                         for n in ("loss", "pixel", "feature", "consistency")}
+                         for n in ("loss", "pixel", "feature", "class", "consistency")}
         self.optimizer.build(self.get_layer("decoder").trainable_variables)
 
     def get_compile_config(self):
@@ -169,8 +174,8 @@ class PerceptionModel(keras.Model):
     def compile_from_config(self, config):
         config = dict(config)
         opt = config.pop("optimizer", None)
-        keep = {k: config[k] for k in ("pixel_loss", "pixel_weight", "feature_weight")
-                if k in config}
+        keep = {k: config[k] for k in ("pixel_loss", "pixel_weight", "feature_weight",
+                                       "class_weight") if k in config}
         self.compile(None if opt is None else keras.optimizers.deserialize(opt), **keep)
 
     @property
@@ -200,8 +205,13 @@ class PerceptionModel(keras.Model):
         feature = (tf.reduce_mean(tf.square(feats_hat - feats))
                    / (tf.reduce_mean(tf.square(feats)) + _EPS))
         same = tf.cast(tf.equal(tf.argmax(scores, -1), tf.argmax(scores_hat, -1)), tf.float32)
-        total = cfg["pixel_weight"] * pixel + cfg["feature_weight"] * feature
-        return total, {"pixel": pixel, "feature": feature, "consistency": tf.reduce_mean(same)}
+        p, p_hat = _probabilities(scores), _probabilities(scores_hat)
+        klass = tf.reduce_mean(tf.reduce_sum(
+            -tf.stop_gradient(p) * tf.math.log(p_hat + _EPS), axis=-1))
+        total = (cfg["pixel_weight"] * pixel + cfg["feature_weight"] * feature
+                 + cfg.get("class_weight", 0.0) * klass)
+        return total, {"pixel": pixel, "feature": feature, "class": klass,
+                       "consistency": tf.reduce_mean(same)}
 
     def _track(self, total, parts):
         self.trackers["loss"].update_state(total)
@@ -221,6 +231,15 @@ class PerceptionModel(keras.Model):
 
     def test_step(self, data):
         return self._track(*self.perception_losses(_images_only(data), training=False))
+
+
+def _probabilities(scores):
+    """Class probabilities from the classifier's outputs: kept when they already are (a softmax
+    output: non-negative, summing to 1), else a softmax of the logits."""
+    scores = tf.cast(scores, tf.float32)
+    is_prob = tf.logical_and(tf.reduce_all(scores >= 0.0),
+                             tf.reduce_all(tf.abs(tf.reduce_sum(scores, -1) - 1.0) < 1e-3))
+    return tf.cond(is_prob, lambda: scores, lambda: tf.nn.softmax(scores))
 
 
 def recalibrate_batchnorm(model, images, batch_size=32, max_batches=16):

@@ -32,7 +32,8 @@ def perception_builder(num_classes, input_shape, classifier="shapes_cam_mobilene
 
 
 def fit_perception(model, train, epochs=4, batch_size=32, lr=2e-3, pixel_loss="l1",
-                   pixel_weight=1.0, feature_weight=1.0, callbacks=(), verbose=0):
+                   pixel_weight=1.0, feature_weight=1.0, class_weight=0.0, callbacks=(),
+                   verbose=0):
     """Train the decoder on ``train.images`` (Adam, cosine decay of ``lr`` over the run), then
     re-estimate its batch-norm statistics on 16 batches of them (:func:`recalibrate_batchnorm`:
     after a few hundred steps the moving averages still remember the first ones; re-estimated,
@@ -46,7 +47,7 @@ def fit_perception(model, train, epochs=4, batch_size=32, lr=2e-3, pixel_loss="l
         E.g. a :func:`cvkit.datasets.shapes` data set (its labels are not used).
     epochs, batch_size : int
     lr : float
-    pixel_loss, pixel_weight, feature_weight
+    pixel_loss, pixel_weight, feature_weight, class_weight
         The loss (:meth:`PerceptionModel.compile`).
     callbacks : sequence of keras.callbacks.Callback
     verbose : int
@@ -64,14 +65,15 @@ def fit_perception(model, train, epochs=4, batch_size=32, lr=2e-3, pixel_loss="l
     >>> model = build_perception(small_cnn(3, (16, 16, 3), widths=(4, 4, 4, 4)))
     >>> data = SimpleNamespace(images=np.random.default_rng(0).random((8, 16, 16, 3)))
     >>> sorted(fit_perception(model, data, epochs=1, batch_size=4).history)
-    ['consistency', 'feature', 'loss', 'pixel']
+    ['class', 'consistency', 'feature', 'loss', 'pixel']
     """
     import keras
 
     steps = max(1, -(-len(train.images) // batch_size) * epochs)
     schedule = keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.05)
     model.compile(keras.optimizers.Adam(schedule), pixel_loss=pixel_loss,
-                  pixel_weight=pixel_weight, feature_weight=feature_weight)
+                  pixel_weight=pixel_weight, feature_weight=feature_weight,
+                  class_weight=class_weight)
     history = model.fit(train.images, batch_size=batch_size, epochs=epochs, verbose=verbose,
                         callbacks=list(callbacks), shuffle=True)
     recalibrate_batchnorm(model, train.images, batch_size, max_batches=16)

@@ -159,8 +159,8 @@ ZOO = {
         evaluator="cvkit.explain.perception.zoo:score_perception", n_train=2048,
         description="Perception Visualization decoder (no skips, 128-64-32-16-16) inverting the "
                     "4 x 4 x 1280 last conv map of the frozen shapes_cam_mobilenetv2; L1 + "
-                    "feature matching (weight 1), 128 px",
-        train=dict(epochs=5, batch_size=32, lr=2e-3, feature_weight=1.0)),
+                    "feature matching (weight 1) + class term (weight 1), 128 px",
+        train=dict(epochs=5, batch_size=32, lr=2e-3, feature_weight=1.0, class_weight=1.0)),
 }
 
 
