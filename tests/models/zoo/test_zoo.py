@@ -26,7 +26,10 @@ def test_shipped_model_scores_as_its_card(name):
             continue
         tol = 8.0 if value > 1.5 else 0.06      # percentages vs fractions
         assert scores[key] >= value - tol, (key, scores[key], value)
-    assert scores["accuracy"] >= 0.95        # and a model worth explaining
+    if "accuracy" in card["held_out"]:       # a classifier (or a decoder on one) worth explaining
+        assert scores["accuracy"] >= 0.95
+    else:                                    # the detector: its COCO AP50 on the same images
+        assert scores["mask_ap50"] >= 0.8 and scores["box_ap50"] >= 0.85
 
 
 def test_zoo_is_small_and_stored_as_float16():
