@@ -25,3 +25,12 @@ def _interleaved(fns, repeats, clock=time.perf_counter):
 def _ratio(times, num, den):
     """Median over rounds of the per-round ratio num / den."""
     return float(np.median(np.asarray(times[num]) / np.asarray(times[den])))
+
+
+def _timing_rows(timing):
+    """Markdown table lines of a benchmark's ``timing`` records (measure, seconds, ratio, target)."""
+    md = ["| measure | seconds | ratio | target |", "|---|---:|---:|---|"]
+    for r in timing:
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        md.append(f"| {r['measure']} | {r['seconds']:.3f} | {ratio} | {r['target'] or ''} |")
+    return md

@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from _timing import _interleaved, _ratio  # noqa: E402  (benchmarks/ is on sys.path)
+from _timing import _interleaved, _ratio, _timing_rows  # noqa: E402  (benchmarks/ is on sys.path)
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -148,10 +148,7 @@ def _markdown(result):
     md = ["## F-CAM (benchmarks/bench_fcam.py)", "",
           f"{result['weights']}, 128 px, median of {result['repeats']} interleaved rounds, "
           f"{result['cpu_count']} shared CPU cores (noisy).", "",
-          "| measure | seconds | ratio | target |", "|---|---:|---:|---|"]
-    for r in result["timing"]:
-        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
-        md.append(f"| {r['measure']} | {r['seconds']:.3f} | {ratio} | {r['target'] or ''} |")
+          *_timing_rows(result["timing"])]
     if result.get("ablation"):
         md += ["", "Ablation: 4 epochs on 512 images, 200 held-out images:", "",
                "| variant | MaxBoxAcc | MaxBoxAccV2 | PxAP | train s |", "|---|---:|---:|---:|---:|"]
