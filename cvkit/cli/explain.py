@@ -16,8 +16,8 @@ import numpy as np
 
 from .._validate import check_float, check_int
 from .images import image_files, read_image, resize_batch, thumbnail
-from .models import (METHODS, check_method, class_index, explain_maps, load_model, parse_classes,
-                     probabilities)
+from .models import (add_model_arguments, check_method, class_index, explain_maps, load_model,
+                     parse_classes, probabilities)
 
 __all__ = ["add_parser", "run", "explain_images"]
 
@@ -43,17 +43,13 @@ def add_parser(sub):
                                    "classes, a map of the explained class, its box and an "
                                    "overlay PNG per image.")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG / PNG files or folders of them")
-    p.add_argument("--model", required=True, metavar="PATH_OR_ZOO_NAME",
-                   help="a .keras file (taking images in [0, 1]) or a zoo name such as "
-                        "shapes_cam_mobilenetv2_s8 (see `python -m cvkit zoo`)")
-    p.add_argument("--method", default="grad-cam", choices=list(METHODS),
-                   help="the map (default grad-cam; fcam needs an F-CAM zoo entry such as "
-                        "shapes_fcam_s8)")
+    add_model_arguments(
+        p, "a .keras file (taking images in [0, 1]) or a zoo name such as "
+           "shapes_cam_mobilenetv2_s8 (see `python -m cvkit zoo`)",
+        "the map (default grad-cam; fcam needs an F-CAM zoo entry such as shapes_fcam_s8)",
+        "class names of a .keras model, one per output unit (default: indices)", batch_size=16)
     p.add_argument("--class", dest="klass", metavar="NAME_OR_INDEX",
                    help="the class to explain (default: each image's top class)")
-    p.add_argument("--classes", metavar="A,B,C",
-                   help="class names of a .keras model, one per output unit (default: indices)")
-    p.add_argument("--layer", metavar="NAME", help="target layer (default: the last 4-D layer)")
     p.add_argument("--top", type=int, default=3, metavar="K", help="classes listed (default 3)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="folder of the PNGs (default ./cvkit-explain; with --format json only "
@@ -62,10 +58,6 @@ def add_parser(sub):
                    help=f"box: pixels above T x max (default {DEFAULT_THRESHOLD})")
     p.add_argument("--format", default="png", choices=["png", "json"],
                    help="png: print a summary and write the PNGs; json: print JSON")
-    p.add_argument("--size", type=int, metavar="S",
-                   help="image side for a model without a fixed input size (default 224)")
-    p.add_argument("--batch-size", type=int, default=16, metavar="B", help="images per batch")
-    p.add_argument("--seed", type=int, default=0, help="seed of rise / augmented")
     return p
 
 

@@ -11,13 +11,38 @@ import numpy as np
 
 from .._validate import check_choice, check_int
 
-__all__ = ["METHODS", "LoadedModel", "load_model", "parse_classes", "class_index", "check_method",
-           "explain_maps", "probabilities"]
+__all__ = ["METHODS", "add_model_arguments", "LoadedModel", "load_model", "parse_classes",
+           "class_index", "check_method", "explain_maps", "probabilities"]
 
 #: Command-line method names -> the function of cvkit that computes the map.
 METHODS = {"grad-cam": "grad_cam", "cam": "cam", "grad-cam++": "grad_cam_plus_plus",
            "layer-cam": "layer_cam", "xgrad-cam": "xgrad_cam", "score-cam": "score_cam",
            "rise": "rise", "augmented": "augmented_grad_cam", "fcam": "fcam_maps"}
+
+
+def add_model_arguments(parser, model_help, method_help, classes_help, batch_size):
+    """The options that name the model and its map, shared by ``explain`` and ``wsol``:
+    ``--model --method --classes --layer --size --batch-size --seed``.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> p = argparse.ArgumentParser()
+    >>> add_model_arguments(p, "a model", "the map", "class names", batch_size=8)
+    >>> a = p.parse_args(["--model", "m.keras"])
+    >>> a.method, a.batch_size, a.layer, a.seed
+    ('grad-cam', 8, None, 0)
+    """
+    parser.add_argument("--model", required=True, metavar="PATH_OR_ZOO_NAME", help=model_help)
+    parser.add_argument("--method", default="grad-cam", choices=list(METHODS), help=method_help)
+    parser.add_argument("--classes", metavar="A,B,C", help=classes_help)
+    parser.add_argument("--layer", metavar="NAME",
+                        help="target layer (default: the last 4-D layer)")
+    parser.add_argument("--size", type=int, metavar="S",
+                        help="image side for a model without a fixed input size (default 224)")
+    parser.add_argument("--batch-size", type=int, default=batch_size, metavar="B",
+                        help="images per batch")
+    parser.add_argument("--seed", type=int, default=0, help="seed of rise / augmented")
 
 
 @dataclass

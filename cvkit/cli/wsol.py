@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from .._validate import check_int
-from .models import METHODS, check_method, explain_maps, load_model, parse_classes, probabilities
+from .models import (add_model_arguments, check_method, explain_maps, load_model, parse_classes,
+                     probabilities)
 
 __all__ = ["add_parser", "run", "load_records", "model_labels", "stream_maps", "write_outputs"]
 
@@ -47,23 +48,15 @@ def add_parser(sub):
                    help="the dataset folder (for csv: the CSV file, or a folder holding one)")
     p.add_argument("--format", required=True, choices=FORMATS,
                    help="cub: CUB-200-2011; pet: Oxford-IIIT Pet; csv: path,label,x_min,... rows")
-    p.add_argument("--model", required=True, metavar="PATH_OR_ZOO_NAME",
-                   help="a .keras file (taking images in [0, 1]) or a zoo name")
-    p.add_argument("--method", default="grad-cam", choices=list(METHODS),
-                   help="the map (default grad-cam)")
+    add_model_arguments(
+        p, "a .keras file (taking images in [0, 1]) or a zoo name", "the map (default grad-cam)",
+        "class names of a .keras model, one per output unit; the dataset's classes are matched "
+        "to them by name (default: by index)", batch_size=32)
     p.add_argument("--split", default="all", choices=["all", "train", "test"],
                    help="cub / pet split (default all)")
     p.add_argument("--limit", type=int, metavar="N", help="evaluate the first N records only")
-    p.add_argument("--classes", metavar="A,B,C",
-                   help="class names of a .keras model, one per output unit; the dataset's "
-                        "classes are matched to them by name (default: by index)")
-    p.add_argument("--layer", metavar="NAME", help="target layer (default: the last 4-D layer)")
     p.add_argument("--out", default="cvkit-wsol", metavar="DIR",
                    help="folder of the table and curves (default ./cvkit-wsol)")
-    p.add_argument("--size", type=int, metavar="S",
-                   help="image side for a model without a fixed input size (default 224)")
-    p.add_argument("--batch-size", type=int, default=32, metavar="B", help="images per batch")
-    p.add_argument("--seed", type=int, default=0, help="seed of rise / augmented")
     return p
 
 

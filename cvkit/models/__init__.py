@@ -4,7 +4,8 @@
   images, flat (inner layers reachable by name) or nested as in the course code.
 * :func:`localizer`, :func:`cam_classifier`, :func:`keypoint_regressor`: the heads of the course.
 * :class:`LocalizationModel`: the two-headed model with its own multitask ``train_step``.
-* ``blocks``: :func:`residual_block`, :func:`bottleneck_block`, :class:`InferenceOnly`.
+* ``blocks``: :func:`residual_block`, :func:`bottleneck_block`, :class:`InferenceOnly`,
+  :func:`num_replicas`.
 * ``losses``: box losses (L2, smooth-L1, GIoU), the multitask loss, the keypoint L2 loss.
 * ``metrics``: class accuracy, mean IoU, correct localization.
 * ``fcn``: transposed convolution, FCN-32s/16s/8s, the mask head.
@@ -37,6 +38,7 @@ _EXPORTS = {
     "residual_block": "blocks",
     "bottleneck_block": "blocks",
     "InferenceOnly": "blocks",
+    "num_replicas": "blocks",
     "NO_BOX": "losses",
     "l2_box_loss": "losses",
     "smooth_l1_box_loss": "losses",

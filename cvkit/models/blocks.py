@@ -12,6 +12,8 @@ changes the number of channels or the resolution.
 * :class:`InferenceOnly`: a layer that runs a wrapped (frozen) model in inference mode whatever
   the caller's ``training`` flag, for decoders trained on a fixed classifier (F-CAM, Perception
   Visualization).
+* :func:`num_replicas`: how many replicas of a ``tf.distribute`` strategy share a training step
+  (1 without one), to divide a custom ``train_step``'s loss by.
 * :func:`bottleneck_block`: :math:`F` = 1x1 conv (reduce) - BN - ReLU - 3x3 conv - BN - ReLU -
   1x1 conv (expand to ``expansion * filters``) - BN (ResNet-50 and deeper): the 1x1 layers cut the
   cost of the 3x3 convolution by working on fewer channels.
@@ -26,7 +28,7 @@ from keras import layers
 
 from .._validate import check_float, check_int
 
-__all__ = ["residual_block", "bottleneck_block", "InferenceOnly"]
+__all__ = ["residual_block", "bottleneck_block", "InferenceOnly", "num_replicas"]
 
 
 def _common(x, filters, stride, name):
@@ -210,3 +212,26 @@ class InferenceOnly(keras.layers.Layer):
         config = dict(config)
         config["inner"] = keras.saving.deserialize_keras_object(config["inner"])
         return cls(**config)
+
+
+def num_replicas():
+    """The number of replicas that run the current step in sync (1 outside a strategy).
+
+    A custom ``train_step`` divides its loss by it, so that the gradients summed over the
+    replicas of a ``tf.distribute`` strategy equal one device's gradient of the whole batch.
+
+    Examples
+    --------
+    >>> num_replicas()
+    1
+    >>> import tensorflow as tf
+    >>> with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+    ...     num_replicas()
+    1
+    """
+    import tensorflow as tf
+
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None:
+        return ctx.num_replicas_in_sync
+    return tf.distribute.get_strategy().num_replicas_in_sync

@@ -29,16 +29,10 @@ import tensorflow as tf
 
 from .._validate import check_float
 from .losses import BOX_LOSSES, box_mask, multitask_loss
+from .blocks import num_replicas
 from .metrics import BoxMeanIoU, ClassAccuracy, CorrectLocalization
 
 __all__ = ["LocalizationModel"]
-
-
-def _num_replicas():
-    ctx = tf.distribute.get_replica_context()
-    if ctx is not None:
-        return ctx.num_replicas_in_sync
-    return tf.distribute.get_strategy().num_replicas_in_sync
 
 
 @keras.saving.register_keras_serializable(package="cvkit")
@@ -162,7 +156,7 @@ class LocalizationModel(keras.Model):
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        n_replicas = _num_replicas()
+        n_replicas = num_replicas()
         norm = self._global_box_normalizer(y, n_replicas)
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..._validate import check_float, check_int
+from ...models.blocks import num_replicas
 from ..anchors import anchors as make_anchors
 from ._checks import check_shape
 from .heads import backbone_s8, box_head, roi_align_graph, rpn_head
@@ -28,13 +29,6 @@ __all__ = ["MaskRCNN", "mask_rcnn", "STRIDE"]
 
 #: output stride of the backbone (pixels per feature cell)
 STRIDE = 8
-
-
-def _num_replicas():
-    ctx = tf.distribute.get_replica_context()
-    if ctx is not None:
-        return ctx.num_replicas_in_sync
-    return tf.distribute.get_strategy().num_replicas_in_sync
 
 
 @keras.saving.register_keras_serializable(package="cvkit")
@@ -234,7 +228,7 @@ class MaskRCNN(keras.Model):
 
     def train_step(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        n_replicas = _num_replicas()
+        n_replicas = num_replicas()
         with tf.GradientTape() as tape:
             losses = self.compute_losses(x, y, self.optimizer.iterations, training=True)
             objective = tf.add_n([losses[k] for k in LOSS_NAMES])
