@@ -135,12 +135,15 @@ def _conv_bn_relu(x, channels, kernel, name, tag="", separable=False):
     return layers.ReLU(name=f"{name}_relu{tag}")(x)
 
 
-def _block(x, skip, channels, name, separable=False):
-    """One decoder block: x2 up-sampling (nearest), concatenation of the skip, 2 x (conv-BN-ReLU)."""
+def _block(x, skip, channels, name, separable=False, skip_reduce=None):
+    """One decoder block: x2 up-sampling (nearest), concatenation of the skip (first brought to
+    ``skip_reduce`` channels by a 1x1 conv-BN-ReLU, if given), 2 x (conv-BN-ReLU)."""
     from keras import layers
 
     x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_up")(x)
     if skip is not None:
+        if skip_reduce is not None:
+            skip = _conv_bn_relu(skip, skip_reduce, 1, f"{name}_skip")
         if tuple(skip.shape[1:3]) != tuple(x.shape[1:3]):
             x = layers.Resizing(skip.shape[1], skip.shape[2], "bilinear", name=f"{name}_fit")(x)
         x = layers.Concatenate(name=f"{name}_cat")([x, skip])
@@ -150,7 +153,7 @@ def _block(x, skip, channels, name, separable=False):
 
 
 def unet_decoder(feature_shape, skip_shapes, output_size, channels=(32, 16, 8), reduce=None,
-                 stop_stride=1, separable=False, name="decoder"):
+                 stop_stride=1, separable=False, skip_reduce=None, name="decoder"):
     """The decoder as a Keras model: ``[A, skip_1, ..., skip_m] -> S`` (N, H, W, 2), a softmax.
 
     Parameters
@@ -171,6 +174,10 @@ def unet_decoder(feature_shape, skip_shapes, output_size, channels=(32, 16, 8), 
         bilinearly to (H, W) before the softmax).
     separable : bool
         Depthwise-separable 3x3 convolutions in the blocks.
+    skip_reduce : int or None
+        Channels of a 1x1 conv-BN-ReLU applied to each skip before its concatenation (None: none,
+        the reference). MobileNetV2's skips are its expanded activations (96 and 144 channels at
+        strides 2 and 4): the first convolution of their blocks is most of the decoder's cost.
     name : str
 
     Examples
@@ -203,11 +210,14 @@ def unet_decoder(feature_shape, skip_shapes, output_size, channels=(32, 16, 8), 
     x, pending = a, list(skips)
     if reduce is not None:
         x = _conv_bn_relu(x, check_int(reduce, "reduce", minimum=1), 1, f"{name}_reduce")
+    if skip_reduce is not None:
+        skip_reduce = check_int(skip_reduce, "skip_reduce", minimum=1)
     for i, c in enumerate(channels):
         # a skip joins the block whose x2 step reaches its resolution (nearer 2h than 4h), not
         # the i-th block: a backbone may have no skip at some resolution
         joins = bool(pending) and pending[0].shape[1] < 3 * x.shape[1]
-        x = _block(x, pending.pop(0) if joins else None, c, f"{name}_block{i + 1}", separable)
+        x = _block(x, pending.pop(0) if joins else None, c, f"{name}_block{i + 1}", separable,
+                   skip_reduce)
     if pending:
         raise ValueError(f"`skip_shapes`: {[tuple(s.shape[1:]) for s in pending]} are not below "
                          f"the decoder's last resolution {output_size[0] // stop_stride} px; a "

@@ -14,21 +14,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ...models.blocks import InferenceOnly
+from ...models.blocks import InferenceOnly, num_replicas
 from ..._validate import as_images, check_bool, check_choice, check_float, check_int, restore_rank
 from .losses import crf_loss, partial_cross_entropy, size_loss
 from .seeds import check_seed_options, sample_seeds
 
-__all__ = ["FCAM", "InferenceOnly", "build_fcam", "fcam_maps", "seed_maps", "SEED_METHODS", "BarrierSchedule"]
+__all__ = ["FCAM", "InferenceOnly", "build_fcam", "fcam_maps", "seed_maps", "SEED_METHODS",
+           "BarrierSchedule", "CRFWarmup"]
 
 #: The methods whose map can seed F-CAM inside the training step: CAM and the gradient methods of
 #: :data:`cvkit.explain.MAP_FUNCTIONS` (exact on the classifier's global-pooling -> Dense head).
 SEED_METHODS = ("cam", "grad_cam", "grad_cam_plus_plus", "xgrad_cam", "layer_cam")
-
-
-def _replicas():
-    ctx = tf.distribute.get_replica_context()
-    return ctx.num_replicas_in_sync if ctx is not None else 1
 
 
 def _images_labels(data):
@@ -86,11 +82,12 @@ class FCAM(keras.Model):
 
     def compile(self, optimizer=None, method="cam", k=10, n_neg=0.2, erode=11, dilate=1,
                 alpha=1.0, crf_weight=5.0, sigma_rgb=15.0, sigma_xy=None, crf_grid=32,
-                size_weight=0.1, t0=1.0, t_growth=1.01, t_max=10.0, **kwargs):
+                size_weight=0.1, t0=1.0, t_growth=1.01, t_max=10.0, crf_warmup=0, **kwargs):
         """Set the optimizer and the loss (``crf_weight=0`` / ``size_weight=0`` switch a term
         off). ``sigma_xy=None`` keeps the reference 100 px at 224 px: ``100 * H / 224``. The
         default optimizer is the reference's SGD (lr 0.01, momentum 0.9, Nesterov, weight decay
-        1e-4)."""
+        1e-4). ``crf_warmup`` epochs train without the CRF term first (:class:`CRFWarmup`; 0, the
+        reference, adds it from the first step)."""
         if optimizer is None:
             optimizer = keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
         super().compile(optimizer=optimizer, **kwargs)
@@ -108,7 +105,9 @@ class FCAM(keras.Model):
             "size_weight": check_float(size_weight, "size_weight", 0.0),
             "t0": check_float(t0, "t0", 0.0, strict_min=True),
             "t_growth": check_float(t_growth, "t_growth", 1.0),
-            "t_max": check_float(t_max, "t_max", 0.0, strict_min=True)}
+            "t_max": check_float(t_max, "t_max", 0.0, strict_min=True),
+            "crf_warmup": check_int(crf_warmup, "crf_warmup", minimum=0)}
+        self.crf_on = tf.Variable(float(crf_warmup == 0), trainable=False, dtype=tf.float32)
         self.barrier_t = tf.Variable(self.fcam_config["t0"], trainable=False, dtype=tf.float32)
         self.seed_generator = keras.random.SeedGenerator(0)
         self.trackers = {n: keras.metrics.Mean(name=n) for n in ("loss", "seed_ce", "crf", "size")}
@@ -154,8 +153,13 @@ class FCAM(keras.Model):
         fg, bg = sample_seeds(maps, cfg["k"], cfg["n_neg"], cfg["erode"], cfg["dilate"],
                               seed=self.seed_generator)
         ce = partial_cross_entropy(probs, fg, bg)
-        crf = crf_loss(probs, x, cfg["sigma_rgb"], cfg["sigma_xy"], cfg["crf_weight"],
-                       cfg["crf_grid"]) if cfg["crf_weight"] > 0 else tf.constant(0.0)
+        crf = tf.constant(0.0)
+        if cfg["crf_weight"] > 0:
+            def term():
+                return crf_loss(probs, x, cfg["sigma_rgb"], cfg["sigma_xy"], cfg["crf_weight"],
+                                cfg["crf_grid"])
+            # off during the warm-up epochs of training (CRFWarmup); evaluate always has it
+            crf = tf.cond(self.crf_on > 0, term, lambda: crf) if training else term()
         size = size_loss(probs, self.barrier_t) if cfg["size_weight"] > 0 else tf.constant(0.0)
         total = cfg["alpha"] * ce + crf + cfg["size_weight"] * size
         return total, {"seed_ce": ce, "crf": crf, "size": size}
@@ -171,7 +175,7 @@ class FCAM(keras.Model):
         weights = self.get_layer("decoder").trainable_variables
         with tf.GradientTape() as tape:
             total, parts = self._fcam_losses(x, y, True)
-            scaled = total / _replicas()
+            scaled = total / num_replicas()
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
         return self._track(total, parts)
 
@@ -180,10 +184,12 @@ class FCAM(keras.Model):
         return self._track(total, parts)
 
     def fit(self, *args, callbacks=None, **kwargs):
-        """``keras.Model.fit`` with the log-barrier schedule (:class:`BarrierSchedule`) added."""
+        """``keras.Model.fit`` with the log-barrier schedule (:class:`BarrierSchedule`) and the
+        CRF warm-up (:class:`CRFWarmup`) added."""
         callbacks = list(callbacks or [])
-        if not any(isinstance(c, BarrierSchedule) for c in callbacks):
-            callbacks.append(BarrierSchedule())
+        for kind in (BarrierSchedule, CRFWarmup):
+            if not any(isinstance(c, kind) for c in callbacks):
+                callbacks.append(kind())
         return super().fit(*args, callbacks=callbacks, **kwargs)
 
 
@@ -208,8 +214,32 @@ class BarrierSchedule(keras.callbacks.Callback):
                                         * cfg["t_growth"]))
 
 
+class CRFWarmup(keras.callbacks.Callback):
+    """Trains the first ``crf_warmup`` epochs (an :meth:`FCAM.compile` setting) on the seeds and
+    the size term only, then adds the CRF term: epoch ``e`` (counted from 0, ``initial_epoch``
+    included) has it when ``e >= crf_warmup``.
+
+    The CRF term alone is lowest for a map of one label everywhere. From random decoder weights
+    it can win before the seeds have shaped the map: cvkit's cheaper decoders then learned
+    "foreground everywhere" (:mod:`~.decoder`); one epoch of warm-up avoids it.
+
+    Examples
+    --------
+    >>> from cvkit.models import small_cnn
+    >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu3", "relu2"])
+    >>> model.compile(crf_warmup=1)
+    >>> cb = CRFWarmup()
+    >>> cb.set_model(model)
+    >>> [(cb.on_epoch_begin(e), float(model.crf_on.numpy()))[1] for e in range(3)]
+    [0.0, 1.0, 1.0]
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.crf_on.assign(float(epoch >= self.model.fcam_config["crf_warmup"]))
+
+
 def build_fcam(classifier, skips=None, channels=(32, 16, 8), layer=None, reduce=None,
-               stop_stride=1, separable=False, name="fcam"):
+               stop_stride=1, separable=False, skip_reduce=None, name="fcam"):
     """F-CAM on a trained classifier: its encoder (frozen, inference mode) and a U-Net decoder.
 
     Parameters
@@ -223,8 +253,9 @@ def build_fcam(classifier, skips=None, channels=(32, 16, 8), layer=None, reduce=
         Decoder block channels (:func:`~.decoder.unet_decoder`).
     layer : str, optional
         The CAM layer (default: the layer feeding the global pooling).
-    reduce, stop_stride, separable
-        The cheaper decoder's options (:mod:`~.decoder`; off by default: unstable in training).
+    reduce, stop_stride, separable, skip_reduce
+        The cheaper decoder's options (:func:`~.decoder.unet_decoder`; off by default, the
+        reference layout). Train them with ``crf_warmup=1`` (:class:`CRFWarmup`).
     name : str
 
     Returns
@@ -253,7 +284,8 @@ def build_fcam(classifier, skips=None, channels=(32, 16, 8), layer=None, reduce=
     size = tuple(classifier.inputs[0].shape[1:3])
     decoder = unet_decoder(shape[1:], [tuple(r.layer.output.shape[1:]) for r in skip_refs], size,
                            channels, reduce=reduce, stop_stride=stop_stride,
-                           separable=check_bool(separable, "separable"), name="decoder")
+                           separable=check_bool(separable, "separable"), skip_reduce=skip_reduce,
+                           name="decoder")
     x = keras.Input(classifier.inputs[0].shape[1:], name="image")
     outs = encoder(x)                            # the classifier stays in inference mode
     probs = decoder([outs[0], *outs[1:1 + len(skip_refs)]])

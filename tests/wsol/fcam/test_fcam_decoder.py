@@ -93,6 +93,23 @@ def test_unet_decoder_lite_reduces_and_stops_at_stride_2():
     np.testing.assert_allclose(dec(xs).numpy(), want, atol=1e-5)
 
 
+def test_skip_reduce_brings_each_skip_to_its_channels_before_the_concatenation():
+    dec = unet_decoder((16, 16, 64), [(32, 32, 144), (64, 64, 96)], (128, 128), (32, 16),
+                       reduce=32, stop_stride=2, skip_reduce=16)
+    cats = [la for la in dec.layers if isinstance(la, keras.layers.Concatenate)]
+    # each concatenation: the up-sampled path (32 channels) + the skip reduced to 16
+    assert [tuple(la.output.shape[1:]) for la in cats] == [(32, 32, 48), (64, 64, 48)]
+    reducers = [(c.name, c.filters, c.kernel_size) for c in _convs(dec) if "_skip" in c.name]
+    assert reducers == [("decoder_block1_skip_conv", 16, (1, 1)),
+                        ("decoder_block2_skip_conv", 16, (1, 1))]
+    # the first 3x3 convolution of block 1 reads 48 channels, not 32 + 144
+    assert dec.get_layer("decoder_block1_conv1").kernel.shape == (3, 3, 48, 32)
+    with pytest.raises(ValueError, match="`skip_reduce`"):
+        unet_decoder((16, 16, 8), [(32, 32, 4)], (128, 128), skip_reduce=0)
+    with pytest.raises(TypeError, match="`skip_reduce`"):
+        unet_decoder((16, 16, 8), [(32, 32, 4)], (128, 128), skip_reduce=2.5)
+
+
 def test_unet_decoder_needs_one_channel_entry_per_step():
     with pytest.raises(ValueError, match="`channels` needs 3 entries.*got 2"):
         unet_decoder((16, 16, 8), [(32, 32, 4)], (128, 128), channels=(8, 4))

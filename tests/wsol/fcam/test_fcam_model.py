@@ -110,6 +110,31 @@ def test_barrier_t_grows_by_the_factor_per_epoch_and_caps(data):
     assert float(model.barrier_t.numpy()) == pytest.approx(2.02, rel=1e-6)
 
 
+def test_crf_warmup_trains_the_first_epochs_without_the_crf_term(data):
+    x, y = data
+    _, model = _fcam()
+    model.compile(crf_weight=2.0, crf_warmup=2)
+    assert float(model.crf_on.numpy()) == 0.0
+    hist = model.fit(x, y, batch_size=4, epochs=3, verbose=0)
+    # epochs 0 and 1: seeds + size only; from epoch 2 on the CRF term (negative: W >= 0)
+    assert hist.history["crf"][:2] == [0.0, 0.0] and hist.history["crf"][2] < 0.0
+    np.testing.assert_allclose(hist.history["loss"][:2],
+                               np.add(hist.history["seed_ce"][:2],
+                                      np.multiply(0.1, hist.history["size"][:2])), rtol=1e-5)
+    assert float(model.crf_on.numpy()) == 1.0
+    # evaluate reports the whole objective, also in the warm-up
+    model.crf_on.assign(0.0)
+    assert model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)["crf"] < 0.0
+    # a resumed fit counts its epochs from initial_epoch
+    model.compile(crf_weight=2.0, crf_warmup=2)
+    hist = model.fit(x, y, batch_size=4, epochs=3, initial_epoch=2, verbose=0)
+    assert hist.history["crf"][0] < 0.0
+    with pytest.raises(ValueError, match="`crf_warmup`"):
+        model.compile(crf_warmup=-1)
+    with pytest.raises(TypeError, match="`crf_warmup`"):
+        model.compile(crf_warmup=0.5)
+
+
 def test_keras_round_trip_identical_outputs_and_trains_on(data, tmp_path):
     x, y = data
     _, model = _fcam()
@@ -203,7 +228,7 @@ _DISTRIBUTED = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras, numpy as np
-    from cvkit.models import small_cnn
+    from cvkit.models import num_replicas, small_cnn
     from cvkit.wsol.fcam import build_fcam
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -223,7 +248,10 @@ _DISTRIBUTED = textwrap.dedent("""
         "classifier_same": all(np.array_equal(a, b.numpy()) for a, b in zip(before, clf.weights)),
         "decoder_moved": all(not np.array_equal(a, b.numpy())
                              for a, b in zip(dec, model.get_layer("decoder").trainable_weights)),
-        "t": float(model.barrier_t.numpy())}))
+        "t": float(model.barrier_t.numpy()),
+        "in_step": [int(v) for v in strategy.experimental_local_results(
+            strategy.run(lambda: tf.constant(num_replicas())))],
+        "outside": num_replicas()}))
 """)
 
 
@@ -241,3 +269,5 @@ def test_fit_under_mirrored_strategy_on_two_logical_cpus():
     assert all(np.isfinite(v).all() for v in res["history"].values())
     assert res["classifier_same"] and res["decoder_moved"]
     assert res["t"] == pytest.approx(1.01, rel=1e-6)
+    # the loss divisor of every custom train_step: 2 in each replica's step, 1 outside a strategy
+    assert res["in_step"] == [2, 2] and res["outside"] == 1
