@@ -5,7 +5,7 @@
 * :func:`localizer`, :func:`cam_classifier`, :func:`keypoint_regressor`: the heads of the course.
 * :class:`LocalizationModel`: the two-headed model with its own multitask ``train_step``.
 * ``blocks``: :func:`residual_block`, :func:`bottleneck_block`, :class:`InferenceOnly`,
-  :func:`num_replicas`.
+  :class:`ConvBatchNorm`, :func:`num_replicas`.
 * ``losses``: box losses (L2, smooth-L1, GIoU), the multitask loss, the keypoint L2 loss.
 * ``metrics``: class accuracy, mean IoU, correct localization.
 * ``fcn``: transposed convolution, FCN-32s/16s/8s, the mask head.
@@ -39,6 +39,7 @@ _EXPORTS = {
     "bottleneck_block": "blocks",
     "InferenceOnly": "blocks",
     "num_replicas": "blocks",
+    "ConvBatchNorm": "blocks",
     "NO_BOX": "losses",
     "l2_box_loss": "losses",
     "smooth_l1_box_loss": "losses",

@@ -12,6 +12,8 @@ changes the number of channels or the resolution.
 * :class:`InferenceOnly`: a layer that runs a wrapped (frozen) model in inference mode whatever
   the caller's ``training`` flag, for decoders trained on a fixed classifier (F-CAM, Perception
   Visualization).
+* :class:`ConvBatchNorm`: a convolution (no bias) and a batch norm that train as the two Keras
+  layers and run, at inference, as one convolution with the norm folded into its kernel and bias.
 * :func:`num_replicas`: how many replicas of a ``tf.distribute`` strategy share a training step
   (1 without one), to divide a custom ``train_step``'s loss by.
 * :func:`bottleneck_block`: :math:`F` = 1x1 conv (reduce) - BN - ReLU - 3x3 conv - BN - ReLU -
@@ -28,7 +30,8 @@ from keras import layers
 
 from .._validate import check_float, check_int
 
-__all__ = ["residual_block", "bottleneck_block", "InferenceOnly", "num_replicas"]
+__all__ = ["residual_block", "bottleneck_block", "InferenceOnly", "ConvBatchNorm",
+           "num_replicas"]
 
 
 def _common(x, filters, stride, name):
@@ -235,3 +238,71 @@ def num_replicas():
     if ctx is not None:
         return ctx.num_replicas_in_sync
     return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+@keras.saving.register_keras_serializable(package="cvkit")
+class ConvBatchNorm(keras.layers.Layer):
+    r"""``Conv2D`` (no bias, stride 1) followed by ``BatchNormalization``, folded at inference.
+
+    In training (``training=True`` and the layer trainable) it *is* the two Keras layers: the
+    convolution, then the batch's statistics, with the moving averages updated. Otherwise the norm
+    is an affine map per channel and goes into the convolution:
+
+    .. math:: y = x * (W s) + (\beta - \mu s), \qquad s = \gamma / \sqrt{\sigma^2 + \epsilon}
+
+    with the moving mean :math:`\mu` and variance :math:`\sigma^2`: one convolution with a bias
+    instead of a convolution and a normalisation pass over its whole output (on a CPU the passes
+    cost more than the arithmetic in small decoders; ``benchmarks/bench_fcam.py``).
+
+    Parameters
+    ----------
+    filters, kernel_size, padding
+        As ``keras.layers.Conv2D``.
+    momentum, epsilon
+        As ``keras.layers.BatchNormalization``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = ConvBatchNorm(4, 3)
+    >>> x = np.random.default_rng(0).random((2, 8, 8, 3)).astype("float32")
+    >>> _ = layer(x, training=True)                      # batch statistics, moving averages move
+    >>> ref = layer.bn(layer.conv(x), training=False)    # the two layers at inference
+    >>> bool(np.allclose(layer(x).numpy(), ref.numpy(), atol=1e-5))
+    True
+    """
+
+    def __init__(self, filters, kernel_size, padding="same", momentum=0.99, epsilon=1e-3,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.filters = check_int(filters, "filters", minimum=1)
+        self.kernel_size = kernel_size
+        self.padding = padding
+        self.momentum = check_float(momentum, "momentum", 0.0, 1.0)
+        self.epsilon = check_float(epsilon, "epsilon", 0.0, strict_min=True)
+        self.conv = layers.Conv2D(filters, kernel_size, padding=padding, use_bias=False,
+                                  name="conv")
+        self.bn = layers.BatchNormalization(momentum=momentum, epsilon=epsilon, name="bn")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        self.bn.build(self.conv.compute_output_shape(input_shape))
+
+    def call(self, x, training=None):
+        if training and self.trainable:
+            return self.bn(self.conv(x), training=True)
+        import tensorflow as tf
+
+        bn = self.bn
+        s = bn.gamma * tf.math.rsqrt(bn.moving_variance + bn.epsilon)
+        kernel = self.conv.kernel * s
+        bias = bn.beta - bn.moving_mean * s
+        y = tf.nn.conv2d(x, tf.cast(kernel, x.dtype), 1, self.padding.upper())
+        return tf.nn.bias_add(y, tf.cast(bias, x.dtype))
+
+    def compute_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "padding": self.padding, "momentum": self.momentum, "epsilon": self.epsilon}

@@ -81,3 +81,64 @@ def test_bad_inputs():
         residual_block(inputs, 8, projection=False)
     with pytest.raises(ValueError, match="`expansion`"):
         bottleneck_block(inputs, 4, expansion=0)
+
+
+def _conv_bn_pair(layer):
+    """Keras' Conv2D + BatchNormalization with the weights of a built ConvBatchNorm."""
+    conv = keras.layers.Conv2D(layer.filters, layer.kernel_size, padding=layer.padding,
+                               use_bias=False)
+    bn = keras.layers.BatchNormalization(momentum=layer.momentum, epsilon=layer.epsilon)
+    x = keras.Input((None, None, layer.conv.kernel.shape[2]))
+    model = keras.Model(x, bn(conv(x)))
+    conv.set_weights(layer.conv.get_weights())
+    bn.set_weights(layer.bn.get_weights())
+    return model, bn
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_conv_batchnorm_trains_as_the_two_keras_layers_and_folds_at_inference(padding):
+    from cvkit.models import ConvBatchNorm
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(2.0, 3.0, (4, 9, 9, 3)).astype(np.float32))
+    layer = ConvBatchNorm(5, 3, padding=padding, momentum=0.8)
+    layer.build(x.shape)
+    # non-trivial statistics and affine parameters
+    layer.bn.set_weights([rng.uniform(0.5, 2, 5), rng.normal(0, 1, 5), rng.normal(0, 1, 5),
+                          rng.uniform(0.5, 3, 5)])
+    ref, ref_bn = _conv_bn_pair(layer)
+    # training: batch statistics, the same gradients, the same moving-average update
+    with tf.GradientTape(persistent=True) as tape:
+        got, want = layer(x, training=True), ref(x, training=True)
+        g_loss, w_loss = tf.reduce_sum(got ** 2), tf.reduce_sum(want ** 2)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4)
+    for a, b in zip(tape.gradient(g_loss, layer.trainable_weights),
+                    tape.gradient(w_loss, ref.trainable_weights)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-3)
+    for a, b in zip(layer.bn.non_trainable_weights, ref_bn.non_trainable_weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5)
+    # inference: one convolution with the folded kernel and bias, the same numbers
+    np.testing.assert_allclose(layer(x).numpy(), ref(x, training=False).numpy(),
+                               rtol=1e-4, atol=1e-4)
+    # a frozen layer runs the inference path also with training=True, as Keras' BN does
+    layer.trainable = False
+    np.testing.assert_allclose(layer(x, training=True).numpy(),
+                               ref(x, training=False).numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_conv_batchnorm_keras_round_trip_and_bad_input(tmp_path):
+    from cvkit.models import ConvBatchNorm, load_model
+
+    x = keras.Input((8, 8, 2))
+    model = keras.Model(x, ConvBatchNorm(3, 1, name="cbn")(x))
+    model.get_layer("cbn").bn.moving_variance.assign([2.0, 3.0, 4.0])
+    model.save(tmp_path / "m.keras")
+    back = load_model(tmp_path / "m.keras")
+    data = np.random.default_rng(1).random((2, 8, 8, 2)).astype(np.float32)
+    np.testing.assert_array_equal(back.predict(data, verbose=0), model.predict(data, verbose=0))
+    with pytest.raises(ValueError, match="`filters`"):
+        ConvBatchNorm(0, 3)
+    with pytest.raises(ValueError, match="`momentum`"):
+        ConvBatchNorm(4, 3, momentum=1.5)
+    with pytest.raises(ValueError, match="`epsilon`"):
+        ConvBatchNorm(4, 3, epsilon=0.0)

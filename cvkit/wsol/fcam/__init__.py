@@ -10,14 +10,15 @@ the seeds, a CRF loss that aligns the maps with colour edges, and a size constra
 puts them in a Keras model with its own training step; :mod:`.zoo` holds the zoo's recipe and the
 evaluation of CAM against CAM + F-CAM. Shown in ``notebooks/09_fcam.ipynb``.
 """
-from .decoder import SKIP_LAYERS, TwoClassSoftmax, find_skips, unet_decoder
+from .decoder import LITE_DECODER, SKIP_LAYERS, TwoClassSoftmax, find_skips, unet_decoder
 from .losses import (CRF_REFERENCE, bilateral_kernel, crf_loss, crf_loss_dense, log_barrier,
                      partial_cross_entropy, size_loss)
 from .model import (FCAM, SEED_METHODS, BarrierSchedule, CRFWarmup, build_fcam, fcam_maps,
                     seed_maps)
 from .seeds import otsu_thresholds_tf, sample_seeds, seed_pools
 
-__all__ = ["SKIP_LAYERS", "TwoClassSoftmax", "find_skips", "unet_decoder", "CRF_REFERENCE",
-           "bilateral_kernel", "crf_loss", "crf_loss_dense", "log_barrier", "partial_cross_entropy",
-           "size_loss", "FCAM", "SEED_METHODS", "BarrierSchedule", "CRFWarmup", "build_fcam",
-           "fcam_maps", "seed_maps", "otsu_thresholds_tf", "sample_seeds", "seed_pools"]
+__all__ = ["SKIP_LAYERS", "LITE_DECODER", "TwoClassSoftmax", "find_skips", "unet_decoder",
+           "CRF_REFERENCE", "bilateral_kernel", "crf_loss", "crf_loss_dense", "log_barrier",
+           "partial_cross_entropy", "size_loss", "FCAM", "SEED_METHODS", "BarrierSchedule",
+           "CRFWarmup", "build_fcam", "fcam_maps", "seed_maps", "otsu_thresholds_tf",
+           "sample_seeds", "seed_pools"]

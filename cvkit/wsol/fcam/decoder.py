@@ -2,19 +2,24 @@ r"""F-CAM's decoder: a U-Net on the frozen classifier's features that outputs fu
 
 The classifier's CAM layer :math:`A` (stride 8 in the fine-map classifier) is up-sampled x2 per
 block; each block concatenates the encoder feature map of the same resolution (a *skip*), then
-applies two 3x3 convolutions (no bias) + batch norm + ReLU. A 3x3 convolution to 2 channels and a
-softmax give the background and foreground maps :math:`S` at the input resolution; the F-CAM is
-:math:`S_{fg}`. The image itself is not a skip (it would let the decoder copy edges instead of
+applies two 3x3 convolutions (no bias) + batch norm + ReLU (each convolution and its norm a
+:class:`cvkit.models.ConvBatchNorm`: the two layers in training, one convolution with the norm
+folded in at inference). A 3x3 convolution to 2 channels and a softmax give the background and
+foreground maps :math:`S` at the input resolution; the F-CAM is :math:`S_{fg}`. The image itself is not a skip (it would let the decoder copy edges instead of
 learning the object). Reference: channels (256, 128, 64, 32, 16), nearest x2 up-sampling, blocks
 up to the input resolution (Belharbi et al., WACV 2022, and their code).
 
 Options for a cheaper decoder (off by default): ``reduce`` (a 1x1 conv-BN-ReLU that first brings
-:math:`A`, 256 channels, to a few), ``stop_stride=2`` (the last block at half resolution, its
-2-channel logits up-sampled bilinearly before the softmax) and ``separable`` (depthwise-separable
-3x3 convolutions). Together they cut the decoder's cost on a CPU by about half
-(``benchmarks/bench_fcam.py``), but trained with the zoo's recipe they are not stable: one run of
-4 epochs on 512 images reached MaxBoxAcc 98.5 / PxAP 95.0, two zoo runs collapsed to a map that is
-foreground everywhere (MaxBoxAcc 70, below the CAM's 80). The zoo keeps the reference layout.
+:math:`A`, 256 channels, to a few), ``skip_reduce`` (the same on each skip: MobileNetV2's are its
+expanded activations, 96 and 144 channels), ``stop_stride=2`` (the last block at half resolution,
+its 2-channel logits up-sampled bilinearly before the softmax) and ``separable``
+(depthwise-separable 3x3 convolutions). With :data:`LITE_DECODER`, the zoo's layout, F-CAM costs
+1.6x the classifier's forward pass against 3.5x with the reference layout (batch 32 at 128 px,
+``benchmarks/bench_fcam.py``). Train it with one epoch of CRF warm-up (``crf_warmup=1``,
+:class:`~.model.CRFWarmup`): with the CRF term from the first step, four of five runs of cheaper
+decoders collapsed to a map that is foreground everywhere (MaxBoxAcc 70-77, below the CAM's 80-85);
+with the warm-up, every run (seven: two seeds, CAM and Grad-CAM seeds, four layouts) scored as the
+reference layout does (MaxBoxAcc 97.5-99.0, PxAP 94.6-96.7 on 200 held-out images).
 """
 from __future__ import annotations
 
@@ -22,13 +27,16 @@ import keras
 
 from ..._validate import check_choice, check_int
 
-__all__ = ["SKIP_LAYERS", "TwoClassSoftmax", "find_skips", "unet_decoder"]
+__all__ = ["SKIP_LAYERS", "LITE_DECODER", "TwoClassSoftmax", "find_skips", "unet_decoder"]
+
+#: The cheaper decoder of the zoo's F-CAM entries: ``build_fcam(classifier, **LITE_DECODER)``.
+LITE_DECODER = {"reduce": 32, "skip_reduce": 16, "stop_stride": 2}
 
 #: Skip layers per backbone of :func:`cvkit.models.backbone`, by stride: the last layer at each
 #: resolution that every cut of the backbone keeps. For MobileNetV2 the expanded activations (after
-#: ReLU6, 6x the channels of the block outputs): with the narrow linear block outputs instead
-#: (``expanded_conv_project_BN``, ``block_2_add``) the zoo's decoder scored below the CAM it learned
-#: from (MaxBoxAcc 73.0 against 80.0).
+#: ReLU6, 6x the channels of the block outputs), which the reference layout trained on (with the
+#: narrow linear block outputs, ``expanded_conv_project_BN`` and ``block_2_add``, one run without
+#: the CRF warm-up collapsed; ``skip_reduce`` learns its own narrowing instead).
 SKIP_LAYERS = {
     "mobilenetv2": {2: "block_1_expand_relu", 4: "block_3_expand_relu", 8: "block_5_add",
                     16: "block_12_add"},
@@ -111,6 +119,14 @@ class TwoClassSoftmax(keras.layers.Layer):
 
     The same numbers as ``keras.layers.Softmax`` on (N, H, W, 2), ten times cheaper on a CPU,
     where TensorFlow's softmax over a last axis of length 2 costs more than a decoder block.
+    With ``size``, the logits are first up-sampled bilinearly to ``size``: as bilinear
+    interpolation is linear, it up-samples the one-channel difference only (half the work of
+    resizing both logits, the same numbers).
+
+    Parameters
+    ----------
+    size : (int, int) or None
+        The output (H, W); None keeps the input's.
 
     Examples
     --------
@@ -119,19 +135,42 @@ class TwoClassSoftmax(keras.layers.Layer):
     >>> np.round(TwoClassSoftmax()(z).numpy(), 4)
     array([[[[0.1192, 0.8808],
              [0.8808, 0.1192]]]], dtype=float32)
+    >>> TwoClassSoftmax(size=(4, 8))(z).shape
+    TensorShape([1, 4, 8, 2])
     """
+
+    def __init__(self, size=None, **kwargs):
+        super().__init__(**kwargs)
+        self.size = None if size is None else tuple(
+            check_int(v, "size", minimum=1) for v in size)
 
     def call(self, logits):
         d = logits[..., 1:] - logits[..., :1]
+        if self.size is not None:
+            d = keras.ops.image.resize(d, self.size, interpolation="bilinear")
         return keras.ops.concatenate([keras.ops.sigmoid(-d), keras.ops.sigmoid(d)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        hw = tuple(input_shape[1:3]) if self.size is None else self.size
+        return (input_shape[0], *hw, 2)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
 
 
 def _conv_bn_relu(x, channels, kernel, name, tag="", separable=False):
+    """conv + BN + ReLU; a plain convolution and its norm are one :class:`ConvBatchNorm` (folded
+    at inference)."""
     from keras import layers
 
-    conv = layers.SeparableConv2D if separable and kernel > 1 else layers.Conv2D
-    x = conv(channels, kernel, padding="same", use_bias=False, name=f"{name}_conv{tag}")(x)
-    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{tag}")(x)   # short runs
+    from ...models.blocks import ConvBatchNorm
+
+    if separable and kernel > 1:
+        x = layers.SeparableConv2D(channels, kernel, padding="same", use_bias=False,
+                                   name=f"{name}_conv{tag}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{tag}")(x)
+    else:
+        x = ConvBatchNorm(channels, kernel, momentum=0.9, name=f"{name}_conv{tag}")(x)  # short runs
     return layers.ReLU(name=f"{name}_relu{tag}")(x)
 
 
@@ -223,7 +262,6 @@ def unet_decoder(feature_shape, skip_shapes, output_size, channels=(32, 16, 8), 
                          f"the decoder's last resolution {output_size[0] // stop_stride} px; a "
                          "skip joins the decoder block of its resolution.")
     x = layers.Conv2D(2, 3, padding="same", name=f"{name}_head")(x)
-    if tuple(x.shape[1:3]) != tuple(output_size):
-        x = layers.Resizing(*output_size, "bilinear", name=f"{name}_fit")(x)
-    out = TwoClassSoftmax(name=f"{name}_softmax")(x)
+    fit = None if tuple(x.shape[1:3]) == tuple(output_size) else tuple(output_size)
+    out = TwoClassSoftmax(fit, name=f"{name}_softmax")(x)
     return keras.Model([a, *skips], out, name=name)

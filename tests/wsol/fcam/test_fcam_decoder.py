@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cvkit.explain import find_layer
-from cvkit.models import cam_classifier, pretrained, small_cnn
+from cvkit.models import ConvBatchNorm, cam_classifier, pretrained, small_cnn
 from cvkit.wsol.fcam import SKIP_LAYERS, TwoClassSoftmax, find_skips, unet_decoder
 
 
@@ -53,7 +53,17 @@ def test_find_skips_errors_list_the_candidates():
 
 
 def _convs(dec):
-    return [layer for layer in dec.layers if isinstance(layer, keras.layers.Conv2D)]
+    """The convolutions in order: plain Conv2D layers and the Conv2D inside each ConvBatchNorm
+    (named after the ConvBatchNorm), as (name, filters, kernel_size, use_bias, layer)."""
+    from types import SimpleNamespace
+
+    out = []
+    for layer in dec.layers:
+        conv = layer.conv if isinstance(layer, ConvBatchNorm) else layer
+        if isinstance(conv, keras.layers.Conv2D):
+            out.append(SimpleNamespace(name=layer.name, filters=conv.filters, layer=layer,
+                                       kernel_size=conv.kernel_size, use_bias=conv.use_bias))
+    return out
 
 
 def test_unet_decoder_shapes_softmax_and_channel_rule():
@@ -67,7 +77,8 @@ def test_unet_decoder_shapes_softmax_and_channel_rule():
     assert [c.filters for c in convs] == [64, 64, 32, 32, 16, 16, 2]
     assert all(c.kernel_size == (3, 3) for c in convs)
     assert [c.use_bias for c in convs[:-1]] == [False] * 6 and convs[-1].use_bias
-    assert sum(isinstance(la, keras.layers.BatchNormalization) for la in dec.layers) == 6
+    # each 3x3 conv and its batch norm are one ConvBatchNorm (folded at inference)
+    assert sum(isinstance(la, ConvBatchNorm) for la in dec.layers) == 6
     rng = np.random.default_rng(0)
     out = dec([rng.random((2,) + s[1:]).astype(np.float32) for s in
                [t.shape for t in dec.inputs]]).numpy()
@@ -82,10 +93,10 @@ def test_unet_decoder_lite_reduces_and_stops_at_stride_2():
     # 1x1 reduction to 32, blocks at 32 and 64 px (two x2 steps), the head at 64 px
     assert [(c.filters, c.kernel_size) for c in convs] == [
         (32, (1, 1)), (32, (3, 3)), (32, (3, 3)), (16, (3, 3)), (16, (3, 3)), (2, (3, 3))]
-    assert tuple(convs[-1].output.shape[1:3]) == (64, 64)
+    assert tuple(convs[-1].layer.output.shape[1:3]) == (64, 64)
     assert tuple(dec.output.shape) == (None, 128, 128, 2)
     # the 2-channel logits are up-sampled bilinearly, then the softmax: equal to resizing them
-    logits = keras.Model(dec.inputs, convs[-1].output)
+    logits = keras.Model(dec.inputs, convs[-1].layer.output)
     rng = np.random.default_rng(1)
     xs = [rng.random((2,) + tuple(t.shape[1:])).astype(np.float32) for t in dec.inputs]
     import tensorflow as tf
@@ -103,7 +114,7 @@ def test_skip_reduce_brings_each_skip_to_its_channels_before_the_concatenation()
     assert reducers == [("decoder_block1_skip_conv", 16, (1, 1)),
                         ("decoder_block2_skip_conv", 16, (1, 1))]
     # the first 3x3 convolution of block 1 reads 48 channels, not 32 + 144
-    assert dec.get_layer("decoder_block1_conv1").kernel.shape == (3, 3, 48, 32)
+    assert dec.get_layer("decoder_block1_conv1").conv.kernel.shape == (3, 3, 48, 32)
     with pytest.raises(ValueError, match="`skip_reduce`"):
         unet_decoder((16, 16, 8), [(32, 32, 4)], (128, 128), skip_reduce=0)
     with pytest.raises(TypeError, match="`skip_reduce`"):
@@ -157,3 +168,12 @@ def test_two_class_softmax_equals_the_softmax_also_when_saturated():
     got = TwoClassSoftmax()(z).numpy()
     np.testing.assert_allclose(got, tf.nn.softmax(z).numpy(), atol=1e-6)
     assert np.isfinite(got).all() and got[0, 0, 0].tolist() == [1.0, 0.0]
+
+
+def test_the_zoo_entries_use_the_lite_decoder_with_the_crf_warmup():
+    from cvkit.models import ZOO
+    from cvkit.wsol.fcam import LITE_DECODER
+
+    for name in ("shapes_fcam_s8", "shapes_fcam_s8_gradcam"):
+        assert ZOO[name].builder_kwargs == LITE_DECODER, name
+        assert ZOO[name].train["crf_warmup"] == 1, name
