@@ -2,15 +2,17 @@
 
     python benchmarks/bench_fcam.py [--quick] [--repeats 7] [--ablation]
 
-On the zoo's F-CAM model ``shapes_fcam_s8`` (a U-Net decoder on the frozen stride-8 MobileNetV2
-CAM classifier, 128 px; a fresh decoder when the zoo file is missing, the timings do not depend on
-the weights), every ratio measured in one run, medians of interleaved rounds:
+On the zoo's F-CAM model ``shapes_fcam_s8`` (the cheaper U-Net decoder ``LITE_DECODER`` on the
+frozen stride-8 MobileNetV2 CAM classifier, 128 px; a fresh decoder when the zoo file is missing,
+the timings do not depend on the weights), every ratio measured in one run, medians of
+interleaved rounds:
 
 - inference: ``fcam_maps`` for a batch of 32 against the classifier's ``predict`` on the same
-  batch (target <= 2x), and the same for the bare compiled forward passes;
+  batch (target <= 2x), and the same for the bare compiled forward passes (wall and CPU time),
+  with the reference decoder layout (``build_fcam(classifier)``) beside it;
 - the CRF term's cost per training step: ``train_on_batch`` on a batch of 32 with
   ``crf_weight=100`` (the zoo's recipe) and with ``crf_weight=0``;
-- ``--ablation``: a fresh decoder trained 4 epochs on 512 images for each of {full, no CRF, no
+- ``--ablation``: a fresh (zoo-layout) decoder trained 4 epochs on 512 images for each of {full, no CRF, no
   size, neither} (the zoo's recipe otherwise), MaxBoxAcc / MaxBoxAccV2 / PxAP on 200 held-out
   images (``zoo_data``), with the classifier's CAM as the first row (about 12 minutes on 2 CPU
   cores).
@@ -49,6 +51,13 @@ def _recipe():
     return {k: v for k, v in ZOO[ZOO_NAME].train.items() if k != "epochs"}
 
 
+def _decoder():
+    """The zoo entry's decoder options (``LITE_DECODER``)."""
+    from cvkit.models import ZOO
+
+    return dict(ZOO[ZOO_NAME].builder_kwargs)
+
+
 def _models():
     """The zoo F-CAM model (or a fresh one) and its classifier."""
     from cvkit.models import pretrained
@@ -58,24 +67,29 @@ def _models():
     try:
         return pretrained(ZOO_NAME), clf, "zoo weights"
     except FileNotFoundError:
-        return build_fcam(clf), clf, "fresh decoder (zoo file missing)"
+        return build_fcam(clf, **_decoder()), clf, "fresh decoder (zoo file missing)"
 
 
 def bench_inference(fcam, clf, x, repeats):
-    """fcam_maps against the classifier's predict, and the compiled forward passes."""
+    """fcam_maps against the classifier's predict, and the compiled forward passes (the zoo's
+    decoder and the reference layout)."""
     import tensorflow as tf
 
-    from cvkit.wsol.fcam import fcam_maps
+    from cvkit.wsol.fcam import build_fcam, fcam_maps
 
     xt = tf.constant(x)
+    ref = build_fcam(clf)                                  # the paper's layout, fresh weights
     f_fwd = tf.function(lambda t: fcam(t, training=False)[0])
+    r_fwd = tf.function(lambda t: ref(t, training=False)[0])
     c_fwd = tf.function(lambda t: clf(t, training=False))
     t = _interleaved({"clf_predict": lambda: clf.predict(x, batch_size=len(x), verbose=0),
                       "fcam_maps": lambda: fcam_maps(fcam, x, batch_size=len(x)),
                       "clf_fwd": lambda: c_fwd(xt).numpy(),
-                      "fcam_fwd": lambda: f_fwd(xt).numpy()}, repeats)
+                      "fcam_fwd": lambda: f_fwd(xt).numpy(),
+                      "ref_fwd": lambda: r_fwd(xt).numpy()}, repeats)
     med = {k: float(np.median(v)) for k, v in t.items()}
-    fwd = {"clf_fwd": lambda: c_fwd(xt).numpy(), "fcam_fwd": lambda: f_fwd(xt).numpy()}
+    fwd = {"clf_fwd": lambda: c_fwd(xt).numpy(), "fcam_fwd": lambda: f_fwd(xt).numpy(),
+           "ref_fwd": lambda: r_fwd(xt).numpy()}
     cpu = _interleaved(fwd, repeats, clock=time.process_time)
     n = len(x)
     return [(f"classifier predict, batch {n}", med["clf_predict"], None, None),
@@ -87,7 +101,12 @@ def bench_inference(fcam, clf, x, repeats):
             (f"classifier forward (compiled), CPU time, batch {n}",
              float(np.median(cpu["clf_fwd"])), None, None),
             (f"F-CAM forward (compiled), CPU time, batch {n}", float(np.median(cpu["fcam_fwd"])),
-             _ratio(cpu, "fcam_fwd", "clf_fwd"), "<= 2 x classifier forward")]
+             _ratio(cpu, "fcam_fwd", "clf_fwd"), "<= 2 x classifier forward"),
+            (f"reference decoder: F-CAM forward (compiled), batch {n}", med["ref_fwd"],
+             _ratio(t, "ref_fwd", "clf_fwd"), "x classifier forward"),
+            (f"reference decoder: F-CAM forward, CPU time, batch {n}",
+             float(np.median(cpu["ref_fwd"])), _ratio(cpu, "ref_fwd", "clf_fwd"),
+             "x classifier forward")]
 
 
 def bench_crf_step(clf, x, y, repeats):
@@ -96,11 +115,11 @@ def bench_crf_step(clf, x, y, repeats):
 
     from cvkit.wsol.fcam import build_fcam
 
-    recipe = {k: v for k, v in _recipe().items() if k not in ("batch_size", "lr")}
+    recipe = {k: v for k, v in _recipe().items() if k not in ("batch_size", "lr", "crf_warmup")}
     models = {}
     for name, weight in (("with", recipe.get("crf_weight", 100.0)), ("without", 0.0)):
         keras.utils.set_random_seed(0)
-        m = build_fcam(clf)
+        m = build_fcam(clf, **_decoder())
         m.compile(**{**recipe, "crf_weight": weight})
         models[name] = m
     t = _interleaved({k: (lambda m=m: m.train_on_batch(x, y)) for k, m in models.items()},
@@ -126,7 +145,7 @@ def run_ablation(clf, n_train=512, epochs=4, n_test=200):
     rows = []
     for variant, switches in VARIANTS.items():
         keras.utils.set_random_seed(0)
-        model = build_fcam(clf)
+        model = build_fcam(clf, **_decoder())
         t0 = time.perf_counter()
         fit_fcam(model, train, epochs=epochs, **{**_recipe(), **switches})
         seconds = time.perf_counter() - t0

@@ -20,14 +20,9 @@ def perception_builder(num_classes, input_shape, classifier="shapes_cam_mobilene
     >>> model.layer_name, [tuple(o.shape) for o in model.outputs][:2]
     ('out_relu', [(None, 128, 128, 3), (None, 4, 4, 1280)])
     """
-    from ...models import pretrained
+    from ...models.zoo import pretrained_classifier
 
-    clf = pretrained(classifier)
-    want = (num_classes, tuple(input_shape))
-    got = (int(clf.outputs[0].shape[-1]), tuple(clf.inputs[0].shape[1:]))
-    if want != got:
-        raise ValueError(f"the zoo entry asks for {want} (classes, input shape); the classifier "
-                         f"{classifier!r} has {got}.")
+    clf = pretrained_classifier(classifier, num_classes, input_shape)
     return build_perception(clf, layer=layer, channels=channels)
 
 

@@ -10,8 +10,9 @@ True
 """
 from .recipes import (fit_classifier, fit_localizer, score_classifier, score_localizer,
                       warmup_cosine)
-from .registry import (ZOO, ZOO_DIR, ZooEntry, pretrained, train_zoo_model, zoo_card, zoo_data)
+from .registry import (ZOO, ZOO_DIR, ZooEntry, pretrained, pretrained_classifier,
+                       train_zoo_model, zoo_card, zoo_data)
 
-__all__ = ["ZOO", "ZOO_DIR", "ZooEntry", "pretrained", "train_zoo_model", "zoo_card", "zoo_data",
-           "fit_classifier", "fit_localizer", "score_classifier", "score_localizer",
+__all__ = ["ZOO", "ZOO_DIR", "ZooEntry", "pretrained", "pretrained_classifier", "train_zoo_model",
+           "zoo_card", "zoo_data", "fit_classifier", "fit_localizer", "score_classifier", "score_localizer",
            "warmup_cosine"]

@@ -31,7 +31,8 @@ import numpy as np
 
 from ..._validate import check_choice, check_int
 
-__all__ = ["ZOO", "ZooEntry", "pretrained", "train_zoo_model", "zoo_data", "zoo_card", "ZOO_DIR"]
+__all__ = ["ZOO", "ZooEntry", "pretrained", "pretrained_classifier", "train_zoo_model", "zoo_data",
+           "zoo_card", "ZOO_DIR"]
 
 #: folder of the shipped weights and cards
 ZOO_DIR = Path(__file__).parent
@@ -136,15 +137,20 @@ ZOO = {
     "shapes_fcam_s8": ZooEntry(
         builder="cvkit.wsol.fcam.zoo:fcam_builder", trainer="cvkit.wsol.fcam.zoo:fit_fcam",
         evaluator="cvkit.wsol.fcam.zoo:score_fcam", n_train=2048,
-        description="F-CAM decoder (U-Net 32-16-8 on strides 2, 4 and the 16 x 16 CAM layer) of "
-                    "the frozen shapes_cam_mobilenetv2_s8, trained from CAM seeds, 128 px",
-        train=dict(epochs=4, batch_size=32, lr=0.01, method="cam", n_neg=0.7, crf_weight=100.0)),
+        builder_kwargs=dict(reduce=32, skip_reduce=16, stop_stride=2),     # LITE_DECODER
+        description="F-CAM decoder (U-Net 32-16 from the 16 x 16 CAM layer reduced to 32 "
+                    "channels, skips at strides 4 and 2 reduced to 16, logits at 64 x 64 "
+                    "up-sampled) of the frozen shapes_cam_mobilenetv2_s8, trained from CAM seeds "
+                    "with one epoch of CRF warm-up, 128 px",
+        train=dict(epochs=4, batch_size=32, lr=0.01, method="cam", n_neg=0.7, crf_weight=100.0,
+                   crf_warmup=1)),
     "shapes_fcam_s8_gradcam": ZooEntry(
         builder="cvkit.wsol.fcam.zoo:fcam_builder", trainer="cvkit.wsol.fcam.zoo:fit_fcam",
         evaluator="cvkit.wsol.fcam.zoo:score_fcam_grad_cam", n_train=2048,
+        builder_kwargs=dict(reduce=32, skip_reduce=16, stop_stride=2),
         description="the same F-CAM decoder trained from Grad-CAM seeds, 128 px",
         train=dict(epochs=4, batch_size=32, lr=0.01, method="grad_cam", n_neg=0.7,
-                   crf_weight=100.0)),
+                   crf_weight=100.0, crf_warmup=1)),
     "shapes_maskrcnn": ZooEntry(
         builder="cvkit.detection.maskrcnn.zoo:maskrcnn_builder",
         trainer="cvkit.detection.maskrcnn.zoo:fit_maskrcnn",
@@ -313,6 +319,29 @@ def pretrained(name, directory=None):
                          f"`python -m cvkit zoo train {name}`.") from exc
     _compile_for_inference(e, model)
     return model
+
+
+def pretrained_classifier(name, num_classes, input_shape):
+    """:func:`pretrained` ``name``, checked to have ``num_classes`` outputs and ``input_shape``:
+    the frozen classifier that a decoder's zoo builder (F-CAM, Perception Visualization) stands on.
+
+    Examples
+    --------
+    >>> pretrained_classifier("shapes_small_cnn", 4, (64, 64, 3)).name
+    'small_cnn'
+    >>> try:
+    ...     pretrained_classifier("shapes_small_cnn", 4, (128, 128, 3))
+    ... except ValueError as e:
+    ...     print(str(e).split(";")[1])
+     the classifier 'shapes_small_cnn' has (4, (64, 64, 3)).
+    """
+    clf = pretrained(name)
+    want = (num_classes, tuple(input_shape))
+    got = (int(clf.outputs[0].shape[-1]), tuple(clf.inputs[0].shape[1:]))
+    if want != got:
+        raise ValueError(f"the zoo entry asks for {want} (classes, input shape); the classifier "
+                         f"{name!r} has {got}.")
+    return clf
 
 
 def _init_from(model, parent):

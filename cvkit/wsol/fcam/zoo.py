@@ -11,24 +11,23 @@ __all__ = ["fcam_builder", "fit_fcam", "score_fcam", "score_fcam_grad_cam", "bas
 
 
 def fcam_builder(num_classes, input_shape, classifier="shapes_cam_mobilenetv2_s8",
-                 channels=(32, 16, 8), skips=None):
-    """The zoo builder: F-CAM on the zoo classifier ``classifier`` (loaded with its weights).
+                 channels=(32, 16, 8), skips=None, **decoder):
+    """The zoo builder: F-CAM on the zoo classifier ``classifier`` (loaded with its weights);
+    ``decoder`` holds :func:`~.model.build_fcam`'s cheaper-decoder options (the zoo's entries:
+    :data:`~.decoder.LITE_DECODER`).
 
     Examples
     --------
-    >>> model = fcam_builder(4, (128, 128, 3))
+    >>> model = fcam_builder(4, (128, 128, 3), reduce=32, skip_reduce=16, stop_stride=2)
     >>> [tuple(o.shape) for o in model.outputs][:2]
     [(None, 128, 128, 2), (None, 16, 16, 256)]
+    >>> model.get_layer("decoder").get_layer("decoder_head").output.shape[1]     # stride 2
+    64
     """
-    from ...models import pretrained
+    from ...models.zoo import pretrained_classifier
 
-    clf = pretrained(classifier)
-    want = (num_classes, tuple(input_shape))
-    got = (int(clf.outputs[0].shape[-1]), tuple(clf.inputs[0].shape[1:]))
-    if want != got:
-        raise ValueError(f"the zoo entry asks for {want} (classes, input shape); the classifier "
-                         f"{classifier!r} has {got}.")
-    return build_fcam(clf, skips=skips, channels=channels)
+    clf = pretrained_classifier(classifier, num_classes, input_shape)
+    return build_fcam(clf, skips=skips, channels=channels, **decoder)
 
 
 def fit_fcam(model, train, epochs=8, batch_size=32, lr=0.01, method="cam", callbacks=(),

@@ -139,3 +139,16 @@ def test_zoo_bad_input(tmp_path, monkeypatch):
                                                  preset="hard"))
     with pytest.raises(ValueError, match="`preset` must be None or one of"):
         Z.zoo_data("bad", 2, seed=5)
+
+
+def test_pretrained_classifier_checks_classes_and_input_shape():
+    clf = Z.pretrained_classifier("shapes_small_cnn", 4, (64, 64, 3))
+    x = Z.zoo_data("shapes_small_cnn", 8).images
+    np.testing.assert_array_equal(clf.predict(x, verbose=0),
+                                  Z.pretrained("shapes_small_cnn").predict(x, verbose=0))
+    with pytest.raises(ValueError, match=r"asks for \(5, \(64, 64, 3\)\).*has \(4, \(64, 64, 3\)\)"):
+        Z.pretrained_classifier("shapes_small_cnn", 5, (64, 64, 3))
+    with pytest.raises(ValueError, match=r"has \(4, \(64, 64, 3\)\)"):
+        Z.pretrained_classifier("shapes_small_cnn", 4, [128, 128, 3])
+    with pytest.raises(ValueError, match="`name` must be one of"):
+        Z.pretrained_classifier("no_such_entry", 4, (64, 64, 3))
