@@ -87,6 +87,8 @@ TARGETS = {
         # the live cell: 40 steps from scratch lower the held-out loss (3.98 -> 3.30) and the
         # RPN's object / background loss (0.70 -> 0.11)
         "live_loss_after": ("<", "live_loss_before"), "live_rpn_cls_after": ("<", 0.3),
+        # new heads on the zoo model's frozen backbone: 40 steps find and outline the objects
+        "heads_box_ap50": (">=", 0.7), "heads_mask_ap50": (">=", 0.7),
     },
     "11_perception_visualization": {
         # the zoo's stride-32 decoder (with its class term) on the 500 held-out images of its card
