@@ -77,7 +77,7 @@ class FCAM(keras.Model):
     >>> model = build_fcam(small_cnn(4, (32, 32, 3), widths=(4, 4, 8, 8)), skips=["relu3", "relu2"])
     >>> model.compile(crf_weight=0.0)
     >>> sorted(model.fcam_config)[:4], model.fcam_config["sigma_xy"]     # 100 px at 224 -> 32 px
-    (['alpha', 'crf_grid', 'crf_weight', 'dilate'], 14.285714285714286)
+    (['alpha', 'crf_grid', 'crf_warmup', 'crf_weight'], 14.285714285714286)
     """
 
     def compile(self, optimizer=None, method="cam", k=10, n_neg=0.2, erode=11, dilate=1,
