@@ -35,35 +35,47 @@ def _centred(X):
     m = X.mean(axis=0)
     Xc = X - m
     s = float(np.max(np.abs(Xc))) or 1.0
-    return Xc / s, m, s
+    Xc /= s
+    return Xc, m, s
 
 
-def _sq_dist(XT, x2, C):
-    """Squared distances (K, N) as ||x||^2 - 2 c.x + ||c||^2 (one (K, D) @ (D, N) product; the
-    points are kept transposed, (D, N), which BLAS handles much faster than (N, D) @ (D, K))."""
-    d = C @ XT
-    d *= -2.0
-    d += x2[None, :]
-    d += np.einsum("kd,kd->k", C, C)[:, None]
-    return np.maximum(d, 0.0, out=d)
+#: points per block of the assignment: its (K, block) distances stay in the CPU's cache
+ASSIGN_BLOCK = 32768
 
 
-def _assign(XT, x2, C):
-    """Nearest centre of every point and the squared distance to it.
+def _assign(XTa, C, work=None):
+    """Nearest centre of every point, and :math:`\\|x - c\\|^2 - \\|x\\|^2` for it.
 
-    Uses :math:`\\arg\\min_j \\|x - c_j\\|^2 = \\arg\\min_j (\\|c_j\\|^2 - 2 c_j \\cdot x)` and a running
-    minimum over the K rows (contiguous passes, faster than ``argmin`` across a short axis)."""
-    S = C.astype(XT.dtype) @ XT
-    S *= -2.0
-    S += np.einsum("kd,kd->k", C, C)[:, None]
-    labels = np.zeros(XT.shape[1], dtype=np.int64)
-    best = S[0].copy()
-    for j in range(1, C.shape[0]):  # loop over the K centres, each a vectorised pass
-        closer = S[j] < best
-        np.copyto(best, S[j], where=closer)
-        labels[closer] = j
-    best += x2
-    return labels, np.maximum(best, 0.0, out=best)
+    Uses :math:`\\arg\\min_j \\|x - c_j\\|^2 = \\arg\\min_j (\\|c_j\\|^2 - 2 c_j \\cdot x)`: per block of
+    :data:`ASSIGN_BLOCK` points, one product of the centres with the points augmented by a row of
+    ones, ``XTa`` (D + 1, N), then a running minimum over the K rows (contiguous passes, faster
+    than ``argmin`` across a short axis; ties go to the first centre, as ``argmin``). Blocks keep
+    the K rows in the cache; ``work``, a dict kept across the iterations of one run, holds the
+    buffers (a fresh array per call costs its page faults). The returned distances live in it
+    (valid until the next call)."""
+    work = {} if work is None else work
+    k, n = C.shape[0], XTa.shape[1]
+    small = np.int8 if k <= 127 else np.int16 if k <= 32767 else np.int64
+    if work.get("shape") != (k, n):
+        b = min(n, ASSIGN_BLOCK)
+        work.update(shape=(k, n), S=np.empty((k, b)), best=np.empty(n), closer=np.empty(b, bool),
+                    labels=np.empty(n, small), tmp=np.empty(b, small))
+    S, best, closer, labels, tmp = (work[key] for key in ("S", "best", "closer", "labels", "tmp"))
+    Ca = np.concatenate([-2.0 * C, np.einsum("kd,kd->k", C, C)[:, None]], axis=1)
+    labels.fill(0)
+    for start in range(0, n, S.shape[1]):  # blocks of points, each fully vectorised
+        m = min(S.shape[1], n - start)
+        Sb, bb, lb, cb, tb = S[:, :m], best[start:start + m], labels[start:start + m], \
+            closer[:m], tmp[:m]
+        np.matmul(Ca, XTa[:, start:start + m], out=Sb)
+        np.copyto(bb, Sb[0])
+        for j in range(1, k):  # the K centres, one vectorised pass each
+            np.less(Sb[j], bb, out=cb)
+            np.minimum(bb, Sb[j], out=bb)
+            np.subtract(small(j), lb, out=tb)     # labels = where(closer, j, labels), branch-free
+            np.multiply(tb, cb, out=tb)
+            lb += tb
+    return labels.astype(np.intp), best
 
 
 def kmeans_plus_plus(X, k, seed=0):
@@ -104,20 +116,35 @@ def kmeans_plus_plus(X, k, seed=0):
 
 
 def _kmeans_pp(XT, x2, k, rng):
-    """Indices (k,) of the k-means++ starting points (columns of ``XT``)."""
+    """Indices (k,) of the k-means++ starting points (columns of ``XT``); the squared distances
+    :math:`\\|x\\|^2 - 2 c \\cdot x + \\|c\\|^2` (one (1, D) @ (D, N) product: the points are kept
+    transposed, which BLAS handles much faster than (N, D)) into three buffers reused for every
+    centre."""
     n = XT.shape[1]
     chosen = np.empty(k, dtype=np.int64)
     chosen[0] = rng.integers(n)
-    d2 = _sq_dist(XT, x2, XT[:, chosen[:1]].T)[0]
+    d2, new, cums = np.empty(n), np.empty(n), np.empty(n)
+
+    def sq_dist(idx, out):
+        c = XT[:, idx:idx + 1].T
+        np.matmul(c, XT, out=out[None, :])
+        out *= -2.0
+        out += x2
+        out += np.einsum("kd,kd->k", c, c)[0]
+        np.maximum(out, 0.0, out=out)
+
+    sq_dist(chosen[0], d2)
     for i in range(1, k):
         total = d2.sum()
         if total <= 0:  # fewer distinct points than k: repeat a point
             idx = rng.integers(n)
         else:
-            idx = int(np.searchsorted(np.cumsum(d2), rng.random() * total, side="right"))
+            np.cumsum(d2, out=cums)
+            idx = int(np.searchsorted(cums, rng.random() * total, side="right"))
             idx = min(idx, n - 1)
         chosen[i] = idx
-        d2 = np.minimum(d2, _sq_dist(XT, x2, XT[:, idx:idx + 1].T)[0])
+        sq_dist(idx, new)
+        np.minimum(d2, new, out=d2)
     return chosen
 
 
@@ -169,30 +196,37 @@ def kmeans(X, k, seed=0, n_init=1, max_iter=100, tol=1e-6):
     tol = check_float(tol, "tol", minimum=0.0)
     rng = np.random.default_rng(check_seed(seed))
     # everything runs on centred, scaled data in float64 (the expansion of the distance cancels
-    # digits in float32 as soon as the data sit far from the origin); centres are mapped back
-    Xs, m, s = _centred(X)
-    XT = np.ascontiguousarray(Xs.T)
+    # digits in float32 as soon as the data sit far from the origin); centres are mapped back.
+    # _centred's map, written straight into the transposed points augmented for _assign:
+    m = X.mean(axis=0)
+    XTa = np.empty((X.shape[1] + 1, n))
+    XT = XTa[:-1]
+    np.subtract(X.T, m[:, None], out=XT)
+    s = float(max(XT.max(), -XT.min())) or 1.0
+    XT /= s
+    XTa[-1] = 1.0
     x2_64 = np.einsum("dn,dn->n", XT, XT)
     scale = float(x2_64.mean()) / XT.shape[0] or 1.0  # mean per-feature variance (centred data)
     best = None
+    work = {}
     for _ in range(n_init):
-        C = Xs[_kmeans_pp(XT, x2_64, k, np.random.default_rng(rng.integers(2**63 - 1)))]
+        C = XT[:, _kmeans_pp(XT, x2_64, k, np.random.default_rng(rng.integers(2**63 - 1)))].T
         it = 0
         for it in range(1, max_iter + 1):
-            labels, dmin = _assign(XT, x2_64, C)
+            labels, part = _assign(XTa, C, work)
             counts = np.bincount(labels, minlength=k).astype(np.float64)
             sums = np.stack([np.bincount(labels, weights=XT[j], minlength=k)
                              for j in range(XT.shape[0])], axis=1)
             newC = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], C)
             empty = np.flatnonzero(counts == 0)
             if empty.size:
-                far = np.argsort(-dmin)[:empty.size]
-                newC[empty] = Xs[far]
+                far = np.argsort(-(part + x2_64))[:empty.size]
+                newC[empty] = XT[:, far].T
             shift = float(np.max(np.sum((newC - C) ** 2, axis=1)))
             C = newC
             if shift <= tol * scale:
                 break
-        labels, _ = _assign(XT, x2_64, C)
+        labels, _ = _assign(XTa, C, work)
         # exact inertia: sum of squared deviations from the centres, in the data's units
         inertia = float(sum(np.sum((XT[j] - C[labels, j]) ** 2) for j in range(XT.shape[0])))
         inertia *= s * s

@@ -102,3 +102,22 @@ def test_slic_wrapper(pixels):
     np.testing.assert_array_equal(lab, ref)
     with pytest.raises(ValueError, match="n_segments"):
         slic_superpixels(img, 0)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_assign_in_blocks_equals_the_brute_force_argmin(monkeypatch, k):
+    """The blocked, branch-free assignment: the nearest centre of every point (ties to the first
+    centre, as argmin), across block edges that do not divide N, buffers reused between calls."""
+    from cvkit.segmentation import clustering
+
+    monkeypatch.setattr(clustering, "ASSIGN_BLOCK", 7)
+    rng = np.random.default_rng(k)
+    X = rng.integers(0, 4, (53, 2)).astype(np.float64)          # many exact ties
+    XTa = np.vstack([X.T, np.ones((1, len(X)))])
+    work = {}
+    for C in (X[:k] + 0.0, rng.integers(0, 4, (k, 2)).astype(np.float64)):
+        labels, part = clustering._assign(XTa, C, work)
+        d2 = ((X[:, None, :] - C[None]) ** 2).sum(-1)
+        np.testing.assert_array_equal(labels, d2.argmin(1))
+        np.testing.assert_allclose(part + (X ** 2).sum(1), d2.min(1), atol=1e-12)
+    assert work["S"].shape == (k, 7)
