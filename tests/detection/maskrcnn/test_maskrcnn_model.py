@@ -166,7 +166,7 @@ _DISTRIBUTED = textwrap.dedent("""
 @pytest.mark.slow
 def test_mirrored_strategy_two_cpus_matches_one_device():
     """The same two steps on one device and on MirroredStrategy over two logical CPUs (4 images
-    per replica): the same losses and the same weights."""
+    per replica): the same losses and weights, up to round-off and the proposals it can flip."""
     root = Path(__file__).resolve().parents[3]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(root)}
     out = subprocess.run([sys.executable, "-c", _DISTRIBUTED], capture_output=True, text=True,
@@ -175,6 +175,11 @@ def test_mirrored_strategy_two_cpus_matches_one_device():
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["replicas"] == 2
     assert res["moved"] > 1e-3                                   # training changed the weights
-    assert res["max_diff"] < 1e-4, res
+    # A loss divided by the wrong number of replicas moves the weights twice as far: a difference
+    # of the order of `moved`. Without that error the two runs differ by round-off (batches of 8
+    # against 2 x 4 run other kernels), unless it flips a near-tie among the proposals (top-k,
+    # NMS, ROI sampling) and a few ROIs change: 6 runs here gave 3e-7 to 7.1e-3 (0.11 x moved),
+    # CI once 1.6e-4; the losses then differ by up to 0.16 %.
+    assert res["max_diff"] < 0.3 * res["moved"], res
     for key, values in res["h1"].items():
-        np.testing.assert_allclose(res["h2"][key], values, rtol=1e-4, atol=1e-6, err_msg=key)
+        np.testing.assert_allclose(res["h2"][key], values, rtol=1e-2, atol=1e-6, err_msg=key)
