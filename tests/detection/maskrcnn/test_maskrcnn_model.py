@@ -178,8 +178,9 @@ def test_mirrored_strategy_two_cpus_matches_one_device():
     # A loss divided by the wrong number of replicas moves the weights twice as far: a difference
     # of the order of `moved`. Without that error the two runs differ by round-off (batches of 8
     # against 2 x 4 run other kernels), unless it flips a near-tie among the proposals (top-k,
-    # NMS, ROI sampling) and a few ROIs change: 6 runs here gave 3e-7 to 7.1e-3 (0.11 x moved),
-    # CI once 1.6e-4; the losses then differ by up to 0.16 %.
-    assert res["max_diff"] < 0.3 * res["moved"], res
+    # NMS, ROI sampling) and a few ROIs change: 11 runs here gave 1e-7 to 8.5e-3 (0.13 x moved),
+    # CI once 1.6e-4; the losses then differ by up to 1.1 % (a wrong average over the replicas:
+    # about 100 %).
+    assert res["max_diff"] < 0.5 * res["moved"], res
     for key, values in res["h1"].items():
-        np.testing.assert_allclose(res["h2"][key], values, rtol=1e-2, atol=1e-6, err_msg=key)
+        np.testing.assert_allclose(res["h2"][key], values, rtol=5e-2, atol=1e-6, err_msg=key)
